@@ -1,0 +1,31 @@
+# songscape — two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.songscape-installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup test demo lint bench clean
+
+setup: $(STAMP)
+
+# Re-run the install when the dependency list or the setup script changes.
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh "$(VENV)"
+	@touch $(STAMP)
+
+test: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
+
+demo: setup
+	bash scripts/demo.sh "$(VENV)"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+
+bench: setup
+	$(PY) bench/ingest.py
+	$(PY) bench/descriptors.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

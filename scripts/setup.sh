@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Create or update the project's virtual environment and the system programs it needs.
+# Usage: scripts/setup.sh [VENV_DIR]
+set -euo pipefail
+venv="${1:-.venv}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+
+# ffmpeg decodes what libsndfile cannot (m4a/aac/wma/...). Installed from Debian when we can.
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ffmpeg (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  else
+    echo "setup: ffmpeg not found and cannot install it (not root or no apt-get);" \
+         "m4a/aac/wma decoding will be unavailable" >&2
+  fi
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -e ".[dev]"
+echo "setup: $venv ready ($("$venv/bin/python" -c 'import songscape; print("songscape", songscape.__version__)'))"

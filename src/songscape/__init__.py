@@ -1,0 +1,3 @@
+"""songscape: listen to a music catalog and make it navigable."""
+
+__version__ = "0.1.0"

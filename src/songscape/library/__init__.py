@@ -1,0 +1,1 @@
+"""The library: catalog store, ingestion pipeline, stage registry."""

@@ -1,0 +1,1 @@
+"""Representation models (front-ends, back-ends, pretrained imports, registry)."""
