@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: Longest file analysed by default (seconds). Bounds a worker's memory: decoded
+#: audio plus the descriptor spectrograms of 30 min stay around 1.5 GB.
+DEFAULT_MAX_DURATION_S = 1800.0
+
 
 def default_library_dir() -> Path:
     """The library directory used when ``--library`` is not given.

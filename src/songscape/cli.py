@@ -1,0 +1,464 @@
+"""The ``songscape`` command line: parse, call the library, print.
+
+Exit codes: 0 the run completed (even if some files failed: they are listed),
+1 nothing could be done (library unreadable, unknown track, undecodable file),
+2 usage error (bad flag or argument), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from songscape import __version__
+from songscape.config import DEFAULT_MAX_DURATION_S, default_library_dir
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    """A user-facing error with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.code = code
+
+
+# -- output helpers ------------------------------------------------------------------
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _fmt(value: Any, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _RichProgress:
+    """A progress bar with ETA on stderr (only when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description:>11}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> _RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def phase(self, name: str, total: int) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, visible=total > 0 or name == "analyse")
+        self._task = self._progress.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def _open_library(args: argparse.Namespace, create: bool = False):
+    from songscape.library.library import Library
+    from songscape.library.store import LibraryError
+
+    try:
+        return Library(args.library, create=create)
+    except LibraryError as err:
+        raise CliError(str(err)) from err
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from songscape.library.pipeline import IngestOptions
+
+    for path in args.paths:
+        if not os.path.exists(os.path.expanduser(path)):
+            raise CliError(f"no such file or folder: {path}", EXIT_USAGE)
+    options = IngestOptions(
+        workers=args.workers,
+        max_duration_s=args.max_duration if args.max_duration > 0 else None,
+        min_duration_s=args.min_duration,
+    )
+    show_bar = not args.json and not args.quiet and sys.stderr.isatty()
+    with _open_library(args, create=True) as lib:
+        from songscape.library.store import LibraryError
+
+        try:
+            if show_bar:
+                with _RichProgress() as bar:
+                    report = lib.ingest(args.paths, options, progress=bar)
+            else:
+                report = lib.ingest(args.paths, options)
+        except LibraryError as err:
+            raise CliError(str(err)) from err
+        result = report.to_json()
+        result["library"] = str(lib.root)
+    if args.json:
+        _print_json(result)
+    else:
+        console = _console()
+        if report.failures:
+            console.print(f"[bold]{len(report.failures)} file(s) failed:[/bold]")
+            for failure in report.failures:
+                console.print(f"  {failure['path']}: [red]{failure['error']}[/red]")
+        rate = report.audio_seconds / report.elapsed_s if report.elapsed_s else 0.0
+        console.print(
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"failed {report.failed}"
+            + (f", moved {report.moved}" if report.moved else "")
+            + (f", duplicates {report.duplicates}" if report.duplicates else "")
+            + (f", missing {report.missing}" if report.missing else "")
+            + (f", re-analysed {report.restaged}" if report.restaged else "")
+            + f" — {_duration(report.audio_seconds)} of audio in {report.elapsed_s:.1f} s"
+            + (f" ({rate:.0f}x real time)" if report.audio_seconds else "")
+        )
+        console.print(f"library: {result['library']}")
+    if report.interrupted:
+        print("interrupted: what finished is saved; run the same command to go on", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def cmd_tracks(args: argparse.Namespace) -> int:
+    status = "failed" if args.failed else args.status
+    with _open_library(args) as lib:
+        tracks = lib.tracks(status=status)
+    if args.json:
+        _print_json(tracks)
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    if status == "failed":
+        for col in ("id", "path", "error"):
+            table.add_column(col, overflow="fold")
+        for t in tracks:
+            table.add_row(t["id"], t["path"], t["error"] or "")
+    else:
+        for col in ("id", "title", "artist", "album", "time", "bpm", "key", "LUFS", "status"):
+            justify = "right" if col in ("time", "bpm", "LUFS") else "left"
+            table.add_column(
+                col, justify=justify, no_wrap=True, overflow="ellipsis",
+                min_width=16 if col == "id" else None, max_width=32,
+            )  # fmt: skip
+        for t in tracks:
+            title = t["title"] or os.path.basename(t["path"])
+            table.add_row(
+                t["id"], title, t["artist"] or "", t["album"] or "", _duration(t["duration_s"]),
+                _fmt(t["tempo_bpm"]), t["key"] or "-", _fmt(t["loudness_lufs"]), t["status"],
+            )  # fmt: skip
+    console = _console()
+    console.print(table)
+    console.print(f"{len(tracks)} track(s)")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from songscape.library.store import TrackNotFoundError
+
+    with _open_library(args) as lib:
+        try:
+            track = lib.track(args.track)
+        except TrackNotFoundError as err:
+            raise CliError(str(err.args[0])) from err
+    if args.json:
+        _print_json(track)
+        return EXIT_OK
+    console = _console()
+    fields = [
+        ("id", track["id"]), ("path", track["path"]), ("status", track["status"]),
+        ("error", track["error"]), ("title", track["title"]), ("artist", track["artist"]),
+        ("album", track["album"]), ("genre", track["genre"]), ("year", track["year"]),
+        ("track", track["track_number"]), ("duration", _duration(track["duration_s"])),
+        ("format", track["format"]),
+        ("sample rate", _fmt(track["sample_rate"], unit=" Hz")),
+        ("channels", track["channels"]),
+        ("tempo", _fmt(track["tempo_bpm"], 1, " BPM")),
+        ("meter", _fmt(track["beats_per_bar"], unit=" beats/bar")),
+        ("key", f"{track['key']} (confidence {_fmt(track['key_confidence'], 2)})"
+         if track["key"] else "-"),
+        ("loudness", _fmt(track["loudness_lufs"], 1, " LUFS")),
+        ("brightness", _fmt(track["spectral_centroid_hz"], 0, " Hz (spectral centroid)")),
+        ("onset rate", _fmt(track["onset_rate_hz"], 2, " /s")),
+    ]  # fmt: skip
+    desc = track["descriptors"]
+    if desc:
+        beats, downbeats = desc.get("beat_times", []), desc.get("downbeat_times", [])
+        fields.append(
+            ("beats", f"{len(beats)} (first at {_fmt(beats[0] if beats else None, 2)} s)")
+        )
+        fields.append(("downbeats", f"{len(downbeats)}"))
+        curve = desc.get("energy_curve", [])
+        if curve:
+            fields.append(("energy", _sparkline(curve)))
+    if track["duplicates"]:
+        fields.append(("copies", "; ".join(track["duplicates"])))
+    stages = ", ".join(f"{s['stage']} v{s['version']} {s['status']}" for s in track["stages"])
+    fields.append(("stages", stages or "-"))
+    if track["lyrics"]:
+        fields.append(
+            ("lyrics", track["lyrics"][:200] + ("…" if len(track["lyrics"]) > 200 else ""))
+        )
+    for name, value in fields:
+        if value is not None:
+            console.print(f"[bold]{name:>11}[/bold]  {value}")
+    return EXIT_OK
+
+
+def _sparkline(values: Sequence[float], width: int = 60) -> str:
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float)
+    if arr.size > width:  # max-pool to the width, so peaks stay visible
+        edges = np.linspace(0, arr.size, width + 1).astype(int)
+        arr = np.array([arr[a:b].max() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+    lo, hi = np.percentile(arr, 5), arr.max()
+    levels = "▁▂▃▄▅▆▇█"
+    scaled = np.clip((arr - lo) / max(hi - lo, 1e-9), 0, 1)
+    return "".join(levels[int(round(v * (len(levels) - 1)))] for v in scaled)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from songscape.audio.decode import AudioError
+    from songscape.library.library import analyze_file
+
+    if not os.path.isfile(os.path.expanduser(args.file)):
+        raise CliError(f"no such file: {args.file}", EXIT_USAGE)
+    try:
+        result = analyze_file(
+            os.path.expanduser(args.file),
+            max_duration_s=args.max_duration if args.max_duration > 0 else None,
+            min_duration_s=args.min_duration,
+        )
+    except AudioError as err:
+        raise CliError(f"{args.file}: {err}") from err
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    console = _console()
+    rows = [
+        ("file", result["path"]), ("format", result.get("format")),
+        ("duration", _duration(result.get("duration_s"))),
+        ("sample rate", _fmt(result.get("sample_rate"), unit=" Hz")),
+        ("title", result.get("title")), ("artist", result.get("artist")),
+        ("tempo", _fmt(result.get("tempo_bpm"), 1, " BPM")),
+        ("beats", len(result.get("beat_times", []))),
+        ("downbeats", len(result.get("downbeat_times", []))),
+        ("meter", _fmt(result.get("beats_per_bar"), unit=" beats/bar")),
+        ("key", f"{result.get('key')} (confidence {_fmt(result.get('key_confidence'), 2)})"),
+        ("loudness", _fmt(result.get("loudness_lufs"), 1, " LUFS")),
+        ("brightness", _fmt(result.get("spectral_centroid_hz"), 0, " Hz")),
+        ("onset rate", _fmt(result.get("onset_rate_hz"), 2, " /s")),
+        ("energy", _sparkline(result["energy_curve"]) if result.get("energy_curve") else "-"),
+    ]  # fmt: skip
+    for name, value in rows:
+        if value is not None:
+            console.print(f"[bold]{name:>11}[/bold]  {value}")
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _open_library(args) as lib:
+        stats = lib.stats()
+    if args.json:
+        _print_json(stats)
+        return EXIT_OK
+    console = _console()
+    s = stats["by_status"]
+    console.print(f"[bold]library[/bold]   {stats['library']} (schema v{stats['schema_version']})")
+    console.print(
+        f"[bold]tracks[/bold]    {s['ok']} ok, {s['failed']} failed, {s['missing']} missing"
+        + (f", {stats['duplicates']} duplicate copies" if stats["duplicates"] else "")
+    )
+    console.print(
+        f"[bold]audio[/bold]     {_duration(stats['total_duration_s'])}, "
+        f"{stats['total_size_bytes'] / 1e6:.1f} MB, {stats['artists']} artist(s)"
+    )
+    t = stats["tempo_bpm"]
+    console.print(
+        f"[bold]tempo[/bold]     {_fmt(t['min'])}–{_fmt(t['max'])} BPM (mean {_fmt(t['mean'])})"
+    )
+    for label, counts in (("formats", stats["formats"]), ("genres", stats["genres"]),
+                          ("keys", stats["keys"])):  # fmt: skip
+        if counts:
+            top = ", ".join(f"{k} {v}" for k, v in list(counts.items())[:8])
+            console.print(f"[bold]{label:<9}[/bold] {top}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from songscape.library.store import LibraryError, TrackNotFoundError
+
+    with _open_library(args) as lib:
+        try:
+            removed = lib.remove(args.track)
+        except TrackNotFoundError as err:
+            raise CliError(str(err.args[0])) from err
+        except LibraryError as err:
+            raise CliError(str(err)) from err
+    if args.json:
+        _print_json(removed)
+    else:
+        print(f"removed {removed['id']} ({removed['path']}); the file itself is untouched")
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # --library and --json are accepted before or after the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--library", metavar="DIR", default=argparse.SUPPRESS,
+        help="library directory (default: $SONGSCAPE_LIBRARY, else "
+        "$XDG_DATA_HOME/songscape/library, else ~/.local/share/songscape/library)",
+    )  # fmt: skip
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="machine-readable output")
+
+    parser = argparse.ArgumentParser(
+        prog="songscape",
+        description="Listen to a music catalog and make it navigable.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"songscape {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, func, help: str, json: bool = True) -> argparse.ArgumentParser:
+        parents = [common, json_flag] if json else [common]
+        p = sub.add_parser(name, help=help, description=help, parents=parents)
+        p.set_defaults(func=func)
+        return p
+
+    cores = os.cpu_count() or 1
+    p = add("ingest", cmd_ingest, "add or update the audio files under folders/files")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="folders (recursive) or files")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=cores,
+        help=f"worker processes (default: number of cores, {cores})",
+    )
+    _duration_flags(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = add("tracks", cmd_tracks, "list the library's tracks")
+    p.add_argument("--failed", action="store_true", help="only files that failed, with the reason")
+    p.add_argument("--status", choices=("ok", "failed", "missing"), help="only tracks with status")
+
+    p = add("show", cmd_show, "everything known about one track")
+    p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
+
+    p = add("analyze", cmd_analyze, "analyse one audio file (no library needed)")
+    p.add_argument("file", metavar="FILE")
+    _duration_flags(p)
+
+    add("stats", cmd_stats, "library summary")
+
+    p = add("remove", cmd_remove, "forget a track (the audio file is not deleted)")
+    p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
+    return parser
+
+
+def _duration_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-duration", type=_non_negative_float, default=DEFAULT_MAX_DURATION_S,
+        metavar="SECONDS",
+        help=f"reject longer files, bounding memory (default {DEFAULT_MAX_DURATION_S:.0f};"
+        " 0 = no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--min-duration", type=_non_negative_float, default=1.0, metavar="SECONDS",
+        help="reject shorter files (default 1)",
+    )  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "library"):
+        args.library = str(default_library_dir())
+    if not hasattr(args, "json"):
+        args.json = False
+    try:
+        return args.func(args)
+    except CliError as err:
+        print(f"songscape: error: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `songscape tracks | head`
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
