@@ -218,7 +218,6 @@ class _Executor:
             return
         pending = list(reversed(items))
         isolate: list[Any] = []  # items retried alone after a crash
-        crashed_once: set[int] = set()
         max_in_flight = 2 * self.workers
         while pending or isolate:
             self._pool = self._pool or self._new_pool()
@@ -226,26 +225,23 @@ class _Executor:
             try:
                 while pending or isolate or in_flight:
                     limit = 1 if isolate else max_in_flight
-                    while len(in_flight) < limit and (isolate or (pending and not isolate)):
+                    while len(in_flight) < limit and (isolate or pending):
                         item = isolate.pop() if isolate else pending.pop()
                         in_flight[self._pool.submit(fn, item)] = item
-                    if not in_flight:
-                        break
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        item = in_flight.pop(fut)
-                        yield item, fut.result()
+                        result = fut.result()  # raises BrokenProcessPool if a worker died
+                        yield in_flight.pop(fut), result
             except BrokenProcessPool:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
-                for item in in_flight.values():
-                    if id(item) in crashed_once or len(in_flight) == 1:
-                        if on_crash is None:
-                            raise
-                        yield item, on_crash(item)
-                    else:
-                        crashed_once.add(id(item))
-                        isolate.append(item)
+                suspects = list(in_flight.values())
+                if len(suspects) == 1:  # alone in flight: this item killed the worker
+                    if on_crash is None:
+                        raise
+                    yield suspects[0], on_crash(suspects[0])
+                else:
+                    isolate.extend(suspects)
 
     def close(self) -> None:
         if self._pool is not None:
