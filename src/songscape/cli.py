@@ -332,6 +332,33 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from songscape.demo import write_demo_songs
+
+    library_dir = os.path.abspath(os.path.expanduser(args.library))
+    audio_dir = args.audio or os.path.join(os.path.dirname(library_dir), "demo-audio")
+    write_demo_songs(audio_dir, count=args.count)
+    music = [m for m in args.music if m]
+    for folder in music:
+        if not os.path.exists(os.path.expanduser(folder)):
+            raise CliError(f"no such folder: {folder}", EXIT_USAGE)
+    ingest_args = argparse.Namespace(
+        library=library_dir, paths=[audio_dir, *music], workers=args.workers,
+        max_duration=args.max_duration, min_duration=1.0, json=False, quiet=args.quiet,
+    )  # fmt: skip
+    code = cmd_ingest(ingest_args)
+    if code != EXIT_OK:
+        return code
+    print()
+    cmd_stats(argparse.Namespace(library=library_dir, json=False))
+    print(
+        f"\nexplore it:\n  songscape --library {library_dir} tracks\n"
+        f"  songscape --library {library_dir} show TRACK_ID\n"
+        f"  songscape --library {library_dir} tracks --failed"
+    )
+    return EXIT_OK
+
+
 def cmd_remove(args: argparse.Namespace) -> int:
     from songscape.library.store import LibraryError, TrackNotFoundError
 
@@ -421,6 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
     _duration_flags(p)
 
     add("stats", cmd_stats, "library summary")
+
+    p = add("demo", cmd_demo, "build a demo library (synthetic songs + optional music folders)",
+            json=False)  # fmt: skip
+    p.add_argument("music", nargs="*", metavar="FOLDER", help="your music to add to the demo")
+    p.add_argument("--audio", metavar="DIR", help="where to write the synthetic songs "
+                   "(default: demo-audio beside the library)")  # fmt: skip
+    p.add_argument("--count", type=_positive_int, default=20, help="synthetic songs (default 20)")
+    p.add_argument("--workers", type=_positive_int, default=cores)
+    p.add_argument("--max-duration", type=_non_negative_float, default=DEFAULT_MAX_DURATION_S)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p = add("remove", cmd_remove, "forget a track (the audio file is not deleted)")
     p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")

@@ -1,0 +1,97 @@
+"""Ingestion speed and memory on the real music in ../shared/data.
+
+Prints one JSON object per configuration (one line each):
+
+- ``mode="inline"``: one process, warm (imports and JIT done), decode + all stages per
+  file; ``realtime_factor`` is audio seconds analysed per wall second on one core.
+- ``mode="pool"``: the real ``ingest`` with N worker processes into a fresh library,
+  including process start-up, fingerprinting and SQLite writes.
+
+Usage: python bench/ingest.py [--data DIR] [--limit N] [--workers 1 2 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from songscape.library.library import Library
+from songscape.library.pipeline import IngestOptions, _run_item, _WorkItem
+from songscape.library.scan import scan_audio_files
+from songscape.library.stages import registered_stages
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _peak_rss_mb(who: int) -> float:
+    # ru_maxrss is in KiB on Linux; for RUSAGE_CHILDREN it is the largest child.
+    return round(resource.getrusage(who).ru_maxrss / 1024, 1)
+
+
+def bench_inline(files: list[Path]) -> dict:
+    stages = [s.name for s in registered_stages()]
+    _run_item(_WorkItem(str(files[0]), "warmup", None, None, stages, "new"), None, 1.0)
+    audio_s = 0.0
+    started = time.perf_counter()
+    for path in files:
+        result = _run_item(_WorkItem(str(path), "x", None, None, stages, "new"), None, 1.0)
+        audio_s += result.audio_seconds
+    wall = time.perf_counter() - started
+    return {
+        "mode": "inline",
+        "workers": 1,
+        "files": len(files),
+        "audio_s": round(audio_s, 1),
+        "wall_s": round(wall, 2),
+        "files_per_s": round(len(files) / wall, 2),
+        "realtime_factor": round(audio_s / wall, 1),
+        "realtime_factor_per_worker": round(audio_s / wall, 1),
+        "peak_rss_mb": _peak_rss_mb(resource.RUSAGE_SELF),
+    }
+
+
+def bench_pool(files: list[Path], workers: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "lib", create=True) as lib:
+        started = time.perf_counter()
+        report = lib.ingest(files, IngestOptions(workers=workers))
+        wall = time.perf_counter() - started
+    return {
+        "mode": "pool",
+        "workers": workers,
+        "files": len(files),
+        "added": report.added,
+        "failed": report.failed,
+        "audio_s": round(report.audio_seconds, 1),
+        "wall_s": round(wall, 2),
+        "files_per_s": round(len(files) / wall, 2),
+        "realtime_factor": round(report.audio_seconds / wall, 1),
+        "realtime_factor_per_worker": round(report.audio_seconds / wall / workers, 1),
+        "peak_rss_mb_parent": _peak_rss_mb(resource.RUSAGE_SELF),
+        "peak_rss_mb_worker": _peak_rss_mb(resource.RUSAGE_CHILDREN),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N files")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    args = parser.parse_args()
+    if not args.data.exists():
+        sys.exit(f"no data at {args.data}")
+    files = list(scan_audio_files(args.data))
+    if args.limit:
+        files = files[: args.limit]
+    print(json.dumps(bench_inline(files)), flush=True)
+    for workers in args.workers:
+        print(json.dumps(bench_pool(files, workers)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The command line: JSON contracts, exit codes, library location."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from songscape.cli import main
+from tests.helpers import gtzan_clips, make_bad_files, shared_data
+
+TRACK_KEYS = {"id", "path", "title", "artist", "album", "genre", "duration_s", "tempo_bpm",
+              "key", "loudness_lufs", "status", "error"}  # fmt: skip
+ANALYZE_KEYS = {"duration_s", "sample_rate", "tempo_bpm", "beat_times", "downbeat_times", "key",
+                "key_confidence", "loudness_lufs", "energy_curve"}  # fmt: skip
+
+
+def run_json(capsys, *argv: str):
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def library(tmp_path, music_folder, capsys):
+    """A library with 4 real clips and 6 bad files, ingested through the CLI."""
+    make_bad_files(music_folder / "bad", gtzan_clips(1)[0])
+    lib = str(tmp_path / "lib")
+    code, report = run_json(capsys, "--library", lib, "ingest", str(music_folder), "--json",
+                            "--workers", "1")  # fmt: skip
+    assert code == 0
+    assert (report["added"], report["failed"]) == (4, 6)
+    return lib
+
+
+def test_tracks_json_contract(library, capsys):
+    code, tracks = run_json(capsys, "tracks", "--json", "--library", library)
+    assert code == 0 and len(tracks) == 10
+    for t in tracks:
+        assert TRACK_KEYS <= set(t)
+    ok = [t for t in tracks if t["status"] == "ok"]
+    assert len(ok) == 4 and all(t["error"] is None and t["tempo_bpm"] for t in ok)
+    code, failed = run_json(capsys, "--library", library, "tracks", "--failed", "--json")
+    assert len(failed) == 6 and all(t["status"] == "failed" and t["error"] for t in failed)
+
+
+def test_show_by_id_and_path(library, capsys):
+    _, tracks = run_json(capsys, "--library", library, "tracks", "--json", "--status", "ok")
+    first = tracks[0]
+    code, by_id = run_json(capsys, "--library", library, "show", first["id"], "--json")
+    assert code == 0 and by_id["id"] == first["id"]
+    assert len(by_id["descriptors"]["beat_times"]) > 5
+    code, by_path = run_json(capsys, "--library", library, "show", first["path"], "--json")
+    assert by_path["id"] == first["id"]
+    assert main(["--library", library, "show", first["id"][:8]]) == 0
+    human = capsys.readouterr().out
+    assert "tempo" in human and "BPM" in human and "LUFS" in human
+
+
+def test_stats_and_remove(library, capsys):
+    code, stats = run_json(capsys, "--library", library, "stats", "--json")
+    assert code == 0
+    assert stats["by_status"] == {"ok": 4, "failed": 6, "missing": 0}
+    assert stats["total_duration_s"] > 60 and stats["formats"] == {"OGG/VORBIS": 4}
+    _, tracks = run_json(capsys, "--library", library, "tracks", "--json", "--status", "ok")
+    code, removed = run_json(capsys, "--library", library, "remove", tracks[0]["id"], "--json")
+    assert code == 0 and removed["id"] == tracks[0]["id"]
+    _, stats = run_json(capsys, "--library", library, "stats", "--json")
+    assert stats["by_status"]["ok"] == 3
+    assert main(["--library", library, "remove", tracks[0]["id"]]) == 1
+    assert "no track" in capsys.readouterr().err
+
+
+def test_human_outputs_render(library, capsys):
+    for argv in (["tracks"], ["tracks", "--failed"], ["stats"]):
+        assert main(["--library", library, *argv]) == 0
+        assert capsys.readouterr().out.strip()
+
+
+def test_analyze_json_contract(capsys):
+    clip = shared_data("beat_fullclips", "audio")
+    path = sorted(clip.glob("*.ogg"))[0]
+    code, result = run_json(capsys, "analyze", str(path), "--json")
+    assert code == 0
+    assert ANALYZE_KEYS <= set(result)
+    assert result["sample_rate"] == 22050 and result["analysis_sample_rate"] == 22050
+    assert 29 < result["duration_s"] < 33
+    assert len(result["beat_times"]) > 20 and len(result["downbeat_times"]) > 5
+    assert len(result["energy_curve"]) == pytest.approx(2 * result["duration_s"], abs=3)
+
+
+def test_analyze_bad_file_exits_1(tmp_path, capsys):
+    bad = make_bad_files(tmp_path / "bad", gtzan_clips(1)[0])
+    assert main(["analyze", str(bad["not_audio"])]) == 1
+    err = capsys.readouterr().err
+    assert "notes.mp3" in err and "error" in err
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["ingest"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["ingest", str(tmp_path), "--workers", "0"])
+    assert exc.value.code == 2
+    assert main(["--library", str(tmp_path / "lib"), "ingest", str(tmp_path / "nope")]) == 2
+    assert main(["analyze", str(tmp_path / "nope.ogg")]) == 2
+
+
+def test_missing_or_unreadable_library_exits_1(tmp_path, capsys):
+    assert main(["--library", str(tmp_path / "none"), "tracks"]) == 1
+    assert "no library" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "catalog.sqlite").write_bytes(b"garbage" * 1000)
+    assert main(["--library", str(broken), "stats"]) == 1
+
+
+def test_default_library_location(tmp_path, monkeypatch):
+    from songscape.config import default_library_dir
+
+    monkeypatch.delenv("SONGSCAPE_LIBRARY", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_library_dir() == tmp_path / "xdg" / "songscape" / "library"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_library_dir() == tmp_path / "home" / ".local/share/songscape/library"
+    monkeypatch.setenv("SONGSCAPE_LIBRARY", str(tmp_path / "explicit"))
+    assert default_library_dir() == tmp_path / "explicit"
+
+
+def test_console_script_runs(tmp_path, music_folder):
+    """The installed entry point, as a user runs it (env var picks the library)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "songscape")
+    env = {**os.environ, "SONGSCAPE_LIBRARY": str(tmp_path / "lib")}
+    done = subprocess.run([exe, "ingest", str(music_folder), "--json"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["added"] == 4
+    done = subprocess.run([exe, "ingest", str(music_folder)], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0 and "unchanged 4" in done.stdout
