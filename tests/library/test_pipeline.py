@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from tests.helpers import gtzan_clips, make_bad_files, shared_data, write_tone_file
 
 from songscape.library.library import Library
 from songscape.library.pipeline import IngestOptions, _Executor
@@ -25,6 +24,7 @@ from songscape.library.stages import (
     stale_stages,
     unregister_stage,
 )
+from tests.helpers import gtzan_clips, make_bad_files, shared_data, write_tone_file
 
 INLINE = IngestOptions(workers=1)
 

@@ -14,6 +14,7 @@ with :func:`register_stage`; the scanner and the ingest loop do not change.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import asdict
@@ -112,7 +113,8 @@ class MetadataStage(Stage):
             "decoder": info.decoder,
             "sample_rate": info.sample_rate,
             "channels": info.channels,
-            "duration_s": info.duration_s,
+            # Some containers declare no length (NaN); descriptors fill it from the decode.
+            "duration_s": info.duration_s if math.isfinite(info.duration_s) else None,
             **asdict(tags),
         }
 
@@ -149,6 +151,8 @@ class DescriptorsStage(Stage):
                 d.loudness_lufs, d.energy_rate_hz, d.spectral_centroid_hz, d.onset_rate_hz,
             ),
         )  # fmt: skip
+        # The decoded duration is the truth; the header's can be an estimate or absent.
+        conn.execute("UPDATE tracks SET duration_s = ? WHERE id = ?", (d.duration_s, track_id))
         for name, values in d.arrays().items():
             dtype = np.float32 if name == "energy_curve" else np.float64
             LibraryStore.put_array(conn, track_id, name, np.asarray(values, dtype=dtype))
