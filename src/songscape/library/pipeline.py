@@ -562,6 +562,18 @@ def _new_track_id(conn: sqlite3.Connection, digest: str) -> str:
     return digest
 
 
+def _record_stage_run(
+    conn: sqlite3.Connection, track_id: str, stage: str, status: str, error: str | None, now: float
+) -> None:
+    conn.execute(
+        "INSERT INTO stage_runs(track_id, stage, version, status, error, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(track_id, stage) DO UPDATE SET "
+        "version = excluded.version, status = excluded.status, error = excluded.error, "
+        "updated_at = excluded.updated_at",
+        (track_id, stage, get_stage(stage).version, status, error, now),
+    )
+
+
 def _save_result(
     store: LibraryStore,
     result: _WorkResult,
@@ -581,37 +593,16 @@ def _save_result(
             # Only healthy tracks carry a content hash: it is what moves and duplicates
             # are matched on, and a broken file's bytes identify nothing useful.
             digest = item.content_hash if result.ok else None
-            if exists:
-                conn.execute(
-                    "UPDATE tracks SET content_hash = ?, path = ?, size_bytes = ?, mtime = ?, "
-                    "status = ?, error = ?, updated_at = ? WHERE id = ?",
-                    (
-                        digest,
-                        item.path,
-                        stat.size_bytes if stat else None,
-                        stat.mtime if stat else None,
-                        status,
-                        result.error,
-                        now,
-                        item.track_id,
-                    ),
-                )
-            else:
-                conn.execute(
-                    "INSERT INTO tracks(id, content_hash, path, size_bytes, mtime, status, error, "
-                    "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        item.track_id,
-                        digest,
-                        item.path,
-                        stat.size_bytes if stat else None,
-                        stat.mtime if stat else None,
-                        status,
-                        result.error,
-                        now,
-                        now,
-                    ),
-                )
+            conn.execute(
+                "INSERT INTO tracks(id, content_hash, path, size_bytes, mtime, status, error, "
+                "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET content_hash = excluded.content_hash, "
+                "path = excluded.path, size_bytes = excluded.size_bytes, "
+                "mtime = excluded.mtime, status = excluded.status, error = excluded.error, "
+                "updated_at = excluded.updated_at",
+                (item.track_id, digest, item.path, stat.size_bytes if stat else None,
+                 stat.mtime if stat else None, status, result.error, now, now),
+            )  # fmt: skip
             if item.kind != "restage":
                 LibraryStore.clear_track_data(conn, item.track_id)
         elif not result.ok:
@@ -621,27 +612,9 @@ def _save_result(
             )
         for name, payload in result.payloads.items():
             get_stage(name).save(conn, item.track_id, payload)
-            conn.execute(
-                "INSERT INTO stage_runs(track_id, stage, version, status, error, updated_at) "
-                "VALUES (?, ?, ?, 'done', NULL, ?) ON CONFLICT(track_id, stage) DO UPDATE SET "
-                "version = excluded.version, status = 'done', error = NULL, "
-                "updated_at = excluded.updated_at",
-                (item.track_id, name, get_stage(name).version, now),
-            )
+            _record_stage_run(conn, item.track_id, name, "done", None, now)
         if not result.ok and result.failed_stage:
-            conn.execute(
-                "INSERT INTO stage_runs(track_id, stage, version, status, error, updated_at) "
-                "VALUES (?, ?, ?, 'failed', ?, ?) ON CONFLICT(track_id, stage) DO UPDATE SET "
-                "version = excluded.version, status = 'failed', error = excluded.error, "
-                "updated_at = excluded.updated_at",
-                (
-                    item.track_id,
-                    result.failed_stage,
-                    get_stage(result.failed_stage).version,
-                    result.error,
-                    now,
-                ),
-            )
+            _record_stage_run(conn, item.track_id, result.failed_stage, "failed", result.error, now)
         if result.ok:
             for path, dup_stat in pending_dups.pop(item.track_id, []):
                 _put_duplicate(conn, path, item.track_id, dup_stat)
