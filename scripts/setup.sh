@@ -23,4 +23,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q -e ".[dev]"
+# Compile librosa's numba kernels into their on-disk cache once, in one process.
+"$venv/bin/python" -c "from songscape.analysis.warmup import warm_up; warm_up()"
 echo "setup: $venv ready ($("$venv/bin/python" -c 'import songscape; print("songscape", songscape.__version__)'))"

@@ -10,6 +10,14 @@ import pytest
 from tests.helpers import gtzan_clips
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _analysis_warmed_up():
+    """Parallel test workers must not compile numba's on-disk cache concurrently."""
+    from songscape.analysis.warmup import warm_up
+
+    warm_up()
+
+
 @pytest.fixture
 def music_folder(tmp_path: Path) -> Path:
     """A private copy of 4 real clips (tests may move, edit and delete them)."""

@@ -146,6 +146,10 @@ def _init_worker() -> None:
     # One BLAS/numba thread per worker: parallelism comes from the processes.
     for name in _THREAD_ENV:
         os.environ[name] = "1"
+    # Compile/load librosa's numba kernels one process at a time (see analysis.warmup).
+    from songscape.analysis.warmup import warm_up
+
+    warm_up()
 
 
 def _hash_file(path: str) -> tuple[str, str | None, str | None]:
