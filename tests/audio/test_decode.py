@@ -52,6 +52,14 @@ FFMPEG_FORMATS = [("m4a", "aac", "M4A/AAC"), ("wma", "wmav2", "ASF/WMAV2")]
 LOSSY_TOLERANCE_S = 0.05
 
 
+@pytest.fixture(autouse=True)
+def _fresh_probe_memo():
+    """Tests here fake I/O failures under probe(); a memoised header would hide them."""
+    decode._PROBE_MEMO.clear()
+    yield
+    decode._PROBE_MEMO.clear()
+
+
 def tone(sr: int, seconds: float, channels: int = 2) -> np.ndarray:
     """440 Hz at -6 dBFS on the left, 660 Hz at -10.5 dBFS on the right; (frames, ch)."""
     t = np.arange(round(sr * seconds)) / sr
@@ -653,3 +661,22 @@ def test_real_music_decodes(path: Path, label_s: float) -> None:
     assert y.size / 22050 == pytest.approx(label_s, abs=0.05)
     assert info.duration_s == pytest.approx(header.duration_s, abs=0.05)
     check_signal(y, 22050)
+
+
+def test_header_is_probed_once_for_probe_then_load(tmp_path, monkeypatch):
+    from songscape.audio import decode
+
+    path = tmp_path / "tone.wav"
+    sr = 22050
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype("float32"), sr)
+    calls = []
+    real = decode._probe_uncached
+    monkeypatch.setattr(decode, "_probe_uncached", lambda p: calls.append(p) or real(p))
+    decode.probe(path)
+    decode.load_audio(path)
+    assert len(calls) == 1
+    # A changed file is probed again, never served from the memo.
+    sf.write(path, np.zeros(3 * sr, dtype="float32") + 0.1, sr)
+    os.utime(path, ns=(0, 10**9))
+    assert decode.probe(path).duration_s == pytest.approx(3.0)
+    assert len(calls) == 2

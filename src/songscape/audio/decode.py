@@ -393,7 +393,30 @@ class _Probed:
     length_exact: bool = True  # False: duration_s is a guess from the bitrate
 
 
+# Recent probe results keyed by (path, size, mtime, ctime): the pipeline reads a file's
+# header for its metadata and again when decoding it; ffprobe costs ~100 ms a call.
+# ctime is in the key because chmod changes it (and readability) but not mtime.
+_PROBE_MEMO: dict[tuple[str, int, int, int], _Probed] = {}
+_PROBE_MEMO_SIZE = 8
+
+
 def _probe(path: str | os.PathLike[str]) -> _Probed:
+    try:
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        key = None  # _open_check reports the problem
+    if key is not None and key in _PROBE_MEMO:
+        return _PROBE_MEMO[key]
+    probed = _probe_uncached(path)
+    if key is not None:
+        if len(_PROBE_MEMO) >= _PROBE_MEMO_SIZE:
+            _PROBE_MEMO.pop(next(iter(_PROBE_MEMO)))
+        _PROBE_MEMO[key] = probed
+    return probed
+
+
+def _probe_uncached(path: str | os.PathLike[str]) -> _Probed:
     p, head, size = _open_check(path)
     length_exact = True
     try:
