@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -29,11 +30,29 @@ def _install_key() -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def warm_up(lock_dir: str | os.PathLike = LOCK_DIR) -> bool:
+def _default_marker_dir() -> Path:
+    """Where "this install is warm" is recorded: beside librosa's own numba cache files,
+    so a rebuilt environment (or a wiped cache) is never mistaken for a warm one."""
+    spec = importlib.util.find_spec("librosa")  # locates the package without importing it
+    if spec is not None and spec.origin:
+        cache_dir = Path(spec.origin).parent / "__pycache__"
+        if os.access(cache_dir if cache_dir.exists() else cache_dir.parent, os.W_OK):
+            cache_dir.mkdir(exist_ok=True)
+            return cache_dir
+    return LOCK_DIR
+
+
+def warm_up(lock_dir: str | os.PathLike | None = None) -> bool:
     """Make sure librosa's numba kernels are compiled and cached, one process at a time.
 
     Imports the analysis stack and runs every descriptor once on 3 s of synthetic
     audio, under an exclusive lock, unless this installation is already warm.
+
+    Parameters
+    ----------
+    lock_dir : path-like, optional
+        Folder for the lock and the "warm" marker (tests). Default: the lock in the
+        temp folder, the marker beside librosa's numba cache.
 
     Returns
     -------
@@ -41,10 +60,12 @@ def warm_up(lock_dir: str | os.PathLike = LOCK_DIR) -> bool:
         True if this call did the warm-up, False if it was already done.
     """
     key = _install_key()
-    marker = Path(lock_dir) / f"songscape-analysis-{key}.warm"
+    marker_dir = Path(lock_dir) if lock_dir is not None else _default_marker_dir()
+    marker = marker_dir / f"songscape-analysis-{key}.warm"
     if marker.exists():
         return False
-    with open(Path(lock_dir) / f"songscape-analysis-{key}.lock", "a") as lock:
+    lock_path = (Path(lock_dir) if lock_dir is not None else LOCK_DIR) / f"songscape-{key}.lock"
+    with open(lock_path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if marker.exists():  # another process finished it while we waited
