@@ -24,6 +24,7 @@ from songscape.library.stages import (
     stale_stages,
     unregister_stage,
 )
+from songscape.models.registry import get_spec
 from tests.helpers import gtzan_clips, make_bad_files, shared_data, write_tone_file
 
 INLINE = IngestOptions(workers=1)
@@ -53,9 +54,18 @@ def test_ingest_real_music_records_everything(tmp_path, music_folder):
             assert len(full["descriptors"]["energy_curve"]) == pytest.approx(
                 2 * t["duration_s"], abs=3
             )
-            assert {s["stage"] for s in full["stages"]} == {s.name for s in registered_stages()}
-        # Arrays are stored as BLOBs, one row per (track, array).
-        assert _count(lib, "arrays") == 4 * 3
+            assert {s["stage"] for s in full["stages"]} == {s.name for s in registered_stages()} | {
+                "embed:musicnn-msd", "tag:musicnn-msd", "tag:musicnn-mtt"
+            }
+            assert full["embeddings"] == {
+                "musicnn-msd": {"version": get_spec("musicnn-msd").version, "dim": 200}
+            }
+            assert set(full["tags"]) == {"musicnn-msd", "musicnn-mtt"}
+        # Arrays are stored as BLOBs, one row per (track, array): 3 descriptor arrays
+        # and one taggram per tagging model.
+        assert _count(lib, "arrays") == 4 * (3 + 2)
+        assert _count(lib, "tags") == 4 * 2 * 50
+        assert _count(lib, "embeddings") == 4
 
 
 def test_reingest_is_a_no_op(tmp_path, music_folder):

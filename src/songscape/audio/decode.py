@@ -319,9 +319,23 @@ def load_audio(
     decoded_s = n_native / native_sr
     if declared is not None and _is_truncated(decoded_s, declared):
         raise DecodeError(f"truncated: decoded {decoded_s:.1f} s of {declared:.1f} s declared")
-    return sink.finish(), AudioInfo(
-        info.format, native_sr, info.channels, decoded_s, info.decoder
-    )
+    y = sink.finish()
+    if resampler is not None:
+        # librosa.load returns ceil(n * target / native) samples (soxr gives the rounded
+        # count); matching it keeps frame counts identical to librosa-based references.
+        y = librosa_length(y, math.ceil(n_native * target_sr / native_sr))
+    return y, AudioInfo(info.format, native_sr, info.channels, decoded_s, info.decoder)
+
+
+def librosa_length(y: np.ndarray, n: int) -> np.ndarray:
+    """Trim or zero-pad the last axis of ``y`` to ``n`` samples."""
+    have = y.shape[-1]
+    if have == n:
+        return y
+    if have > n:
+        return y[..., :n]
+    pad = [(0, 0)] * (y.ndim - 1) + [(0, n - have)]
+    return np.pad(y, pad)
 
 
 def check_signal(

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from songscape.audio.decode import AudioError
 from songscape.config import DEFAULT_MAX_DURATION_S
+from songscape.library.model_stages import DEFAULT_TAG_MODELS, model_stage_names
 from songscape.library.scan import (
     FileStat,
     content_hash,
@@ -43,7 +44,7 @@ from songscape.library.scan import (
     scan_audio_files,
     stat_file,
 )
-from songscape.library.stages import TrackContext, get_stage, registered_stages, stale_stages
+from songscape.library.stages import TrackContext, get_stage, pipeline_stages, stale_stages
 from songscape.library.store import STATUS_FAILED, STATUS_MISSING, STATUS_OK, LibraryStore
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -77,11 +78,18 @@ class IngestOptions:
         Files longer than this (seconds) are recorded as failed without decoding.
     min_duration_s : float
         Files shorter than this (seconds) are recorded as failed.
+    embed_models : tuple of str or None
+        Models whose embeddings to store; None: the library's default model.
+        Embeddings of other models already in the library are kept.
+    tag_models : tuple of str
+        Models whose tags to store (default: MSD and MTT musicnn, the combined set).
     """
 
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_duration_s: float | None = DEFAULT_MAX_DURATION_S
     min_duration_s: float = 1.0
+    embed_models: tuple[str, ...] | None = None
+    tag_models: tuple[str, ...] = DEFAULT_TAG_MODELS
 
 
 @dataclass
@@ -365,7 +373,9 @@ def _run(
     work, pending_dups = _reconcile(store, files, hashed, live, roots, report)
 
     # -- phase 3: analyse ------------------------------------------------------------
-    all_stages = [s.name for s in registered_stages()]
+    embed_models = options.embed_models or (store.default_model(),)
+    stages = pipeline_stages(model_stage_names(tuple(embed_models), tuple(options.tag_models)))
+    all_stages = [s.name for s in stages]
     for item in work:
         item.stages = all_stages
     work_paths = {item.path for item in work}
@@ -375,7 +385,7 @@ def _run(
     ):
         if row["path"] in work_paths or not _under(row["path"], roots):
             continue
-        stale = stale_stages(recorded.get(row["id"], {}))
+        stale = stale_stages(recorded.get(row["id"], {}), stages)
         if stale:
             work.append(
                 _WorkItem(

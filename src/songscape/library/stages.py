@@ -17,14 +17,23 @@ from __future__ import annotations
 import math
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soxr
 
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, Descriptors
-from songscape.audio.decode import AudioInfo, check_signal, load_audio, probe
+from songscape.audio.decode import (
+    RESAMPLE_QUALITY,
+    AudioInfo,
+    check_signal,
+    librosa_length,
+    load_audio,
+    probe,
+)
 from songscape.audio.metadata import read_tags
 from songscape.library.store import LibraryStore
 
@@ -55,6 +64,9 @@ class TrackContext:
         self._info: AudioInfo | None = None
         self._audio: dict[tuple[int | None, bool], np.ndarray] = {}
         self.audio_seconds_decoded = 0.0
+        #: Results stages share within one track (e.g. one network pass feeds both the
+        #: ``embed`` and ``tag`` stages of a model).
+        self.cache: dict[Any, Any] = {}
 
     @property
     def info(self) -> AudioInfo:
@@ -66,10 +78,16 @@ class TrackContext:
         """Decoded float32 audio at ``sr`` Hz: shape (n,) if mono else (channels, n)."""
         key = (sr, mono)
         if key not in self._audio:
+            source = self._resample_source(sr, mono)
             if mono and (sr, False) in self._audio:
                 # Downmix what we already have instead of decoding again.
                 multi = self._audio[(sr, False)]
                 self._audio[key] = multi.mean(axis=0).astype(np.float32)
+            elif source is not None:
+                # Resampling decoded audio is much cheaper than decoding the file again.
+                y, rate = source
+                y_new = soxr.resample(y, rate, sr, quality=RESAMPLE_QUALITY)
+                self._audio[key] = librosa_length(y_new, math.ceil(len(y) * sr / rate))
             else:
                 y, info = load_audio(
                     self.path, sr=sr, mono=mono, max_duration_s=self.max_duration_s
@@ -81,6 +99,16 @@ class TrackContext:
                 self.audio_seconds_decoded = max(self.audio_seconds_decoded, y.shape[-1] / rate)
                 self._audio[key] = y
         return self._audio[key]
+
+    def _resample_source(self, sr: int | None, mono: bool) -> tuple[np.ndarray, int] | None:
+        """Already-decoded mono audio at a higher rate that ``sr`` can be derived from."""
+        if sr is None or not mono:
+            return None
+        rates = [r for (r, m) in self._audio if m and r is not None and r > sr]
+        if not rates:
+            return None
+        rate = max(rates)
+        return self._audio[(rate, True)], rate
 
 
 class Stage(ABC):
@@ -188,21 +216,56 @@ def registered_stages() -> list[Stage]:
     return list(_REGISTRY.values())
 
 
+_FAMILIES: dict[str, Callable[[str], Stage]] = {}
+_FAMILY_STAGES: dict[str, Stage] = {}
+
+
+def register_stage_family(prefix: str, factory: Callable[[str], Stage]) -> None:
+    """Register parameterised stages named ``prefix:argument`` (e.g. ``embed:musicnn-msd``).
+
+    ``factory(argument)`` builds the stage on first use, in whichever process asks,
+    so workers resolve the same names as the parent. Such stages run only when an
+    ingest asks for them (see :func:`pipeline_stages`).
+    """
+    _FAMILIES[prefix] = factory
+    for name in [n for n in _FAMILY_STAGES if n.partition(":")[0] == prefix]:
+        del _FAMILY_STAGES[name]
+
+
 def get_stage(name: str) -> Stage:
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown stage {name!r}; known: {sorted(_REGISTRY)}") from None
+    if name in _FAMILY_STAGES:
+        return _FAMILY_STAGES[name]
+    prefix, sep, argument = name.partition(":")
+    if sep and prefix in _FAMILIES:
+        stage = _FAMILY_STAGES[name] = _FAMILIES[prefix](argument)
+        return stage
+    raise KeyError(f"unknown stage {name!r}; known: {sorted(_REGISTRY)}")
 
 
-def stale_stages(recorded: dict[str, tuple[int, str]]) -> list[str]:
+def pipeline_stages(extra: Iterable[str] = ()) -> list[Stage]:
+    """The registered stages followed by the parameterised ones named in ``extra``."""
+    stages = registered_stages()
+    seen = {s.name for s in stages}
+    for name in extra:
+        if name not in seen:
+            stages.append(get_stage(name))
+            seen.add(name)
+    return stages
+
+
+def stale_stages(
+    recorded: dict[str, tuple[int, str]], stages: list[Stage] | None = None
+) -> list[str]:
     """Names of stages to (re)run given a track's recorded ``{stage: (version, status)}``.
 
     A stage is stale when it never ran, ran at another version, or failed; every
-    stage requiring a stale stage is stale too.
+    stage requiring a stale stage is stale too. ``stages`` defaults to the
+    registered ones; stages that are not asked for are never stale.
     """
     stale: list[str] = []
-    for stage in registered_stages():
+    for stage in registered_stages() if stages is None else stages:
         rec = recorded.get(stage.name)
         if (
             rec is None

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from songscape.models.registry import DEFAULT_MODEL
+
 CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = ".write.lock"
 
@@ -328,6 +330,14 @@ class LibraryStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row["value"] if row else None
 
+    def default_model(self) -> str:
+        """The embedding model this library searches and maps with (meta ``default_model``)."""
+        return self.meta("default_model") or DEFAULT_MODEL
+
+    def set_default_model(self, name: str) -> None:
+        with self.transaction() as conn:
+            self._set_meta(conn, "default_model", name)
+
     @staticmethod
     def bump_catalog_version(conn: sqlite3.Connection) -> None:
         """Mark that the set of tracks or their data changed (caches key on this)."""
@@ -453,6 +463,75 @@ class LibraryStore:
         ).fetchone()
 
     # -- summaries -----------------------------------------------------------------
+    def embedding_matrix(
+        self, model: str, version: str | None = None
+    ) -> tuple[list[str], list[str], np.ndarray]:
+        """Every healthy track's vector of ``model``: ``(ids, paths, vectors)``, by id.
+
+        ``version`` restricts to vectors made by that model version (stale ones are
+        left out). ``vectors`` has shape (n, dim), float32.
+        """
+        sql = (
+            "SELECT e.track_id, t.path, e.dim, e.vector FROM embeddings e "
+            "JOIN tracks t ON t.id = e.track_id WHERE t.status = 'ok' AND e.model = ?"
+        )
+        args: list = [model]
+        if version is not None:
+            sql += " AND e.model_version = ?"
+            args.append(version)
+        rows = self.conn.execute(sql + " ORDER BY e.track_id", args).fetchall()
+        dims = {r["dim"] for r in rows}
+        if len(dims) > 1:
+            raise ValueError(f"embeddings of {model!r} have mixed dimensions {sorted(dims)}")
+        dim = dims.pop() if dims else 0
+        vectors = np.empty((len(rows), dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            vectors[i] = np.frombuffer(r["vector"], dtype="<f4")
+        return [r["track_id"] for r in rows], [r["path"] for r in rows], vectors
+
+    def embedding(self, track_id: str, model: str) -> tuple[np.ndarray, str] | None:
+        """One track's ``(vector, model_version)`` for ``model``, or None."""
+        row = self.conn.execute(
+            "SELECT model_version, vector FROM embeddings WHERE track_id = ? AND model = ?",
+            (track_id, model),
+        ).fetchone()
+        if row is None:
+            return None
+        return np.frombuffer(row["vector"], dtype="<f4").astype(np.float32), row["model_version"]
+
+    def embedding_models(self, track_id: str) -> dict[str, dict]:
+        """``{model: {"version", "dim"}}`` of the vectors stored for one track."""
+        return {
+            r["model"]: {"version": r["model_version"], "dim": r["dim"]}
+            for r in self.conn.execute(
+                "SELECT model, model_version, dim FROM embeddings WHERE track_id = ? "
+                "ORDER BY model",
+                (track_id,),
+            )
+        }
+
+    def track_tags(self, track_id: str) -> dict[str, dict[str, float]]:
+        """``{model: {tag: probability}}`` of one track, most probable first per model."""
+        out: dict[str, dict[str, float]] = {}
+        for r in self.conn.execute(
+            "SELECT model, tag, probability FROM tags WHERE track_id = ? "
+            "ORDER BY model, probability DESC, tag",
+            (track_id,),
+        ):
+            out.setdefault(r["model"], {})[r["tag"]] = r["probability"]
+        return out
+
+    def embedding_counts(self) -> dict[str, dict[str, int]]:
+        """``{model: {model_version: n_tracks}}`` over healthy tracks."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.conn.execute(
+            "SELECT e.model, e.model_version, COUNT(*) AS n FROM embeddings e "
+            "JOIN tracks t ON t.id = e.track_id WHERE t.status = 'ok' "
+            "GROUP BY e.model, e.model_version ORDER BY e.model"
+        ):
+            out.setdefault(r["model"], {})[r["model_version"]] = r["n"]
+        return out
+
     def stats(self) -> dict:
         """Counts and totals over the catalog (what ``songscape stats`` prints)."""
         q = self.conn.execute
@@ -522,6 +601,8 @@ class LibraryStore:
                 "max": _round(tempo["hi"]),
             },
             "stages": stages,
+            "default_model": self.default_model(),
+            "embeddings": self.embedding_counts(),
             "catalog_bytes": sum(
                 p.stat().st_size for p in self.root.glob(CATALOG_FILE + "*") if p.is_file()
             ),

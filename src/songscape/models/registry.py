@@ -1,0 +1,196 @@
+"""The model registry: every embedding/tagging model songscape can run, by name.
+
+A model is described by a :class:`ModelSpec` (name, version, what it outputs) and
+loaded on demand into an object with the :class:`AudioModel` interface, which turns
+mono audio into a :class:`ModelOutput` (per-patch tag probabilities, track-level
+tags, track-level embeddings). Stored vectors carry the model name and version
+that made them, so a library can hold several models' vectors side by side and a
+bumped version is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+DEFAULT_MODEL = "musicnn-msd"
+
+
+class UnknownModelError(KeyError):
+    """A model name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a registered model is and outputs.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"musicnn-msd"``.
+    version : str
+        Changes whenever the model's outputs would change (weights, preprocessing,
+        pooling); stored with every vector and tag it produced.
+    description : str
+        One line for ``songscape models``.
+    sample_rate : int
+        Input sample rate in Hz.
+    embedding_layer : str
+        The layer whose track-level pooling is the model's stored embedding.
+    layers : dict of str to int
+        Every embedding layer the model can output, with its dimension.
+    tag_source : str or None
+        Short name of the tag vocabulary (``"msd"``, ``"mtt"``), used to name tags
+        in combined tag sets; None for models without tag outputs.
+    labels : tuple of str
+        Tag names in output order (empty for embedding-only models).
+    loader : callable
+        Builds the :class:`AudioModel` (called once per process).
+    metrics : dict
+        Published or measured figures (e.g. ROC-AUC on its test set).
+    """
+
+    name: str
+    version: str
+    description: str
+    sample_rate: int
+    embedding_layer: str
+    layers: dict[str, int]
+    tag_source: str | None
+    labels: tuple[str, ...]
+    loader: Callable[[ModelSpec], AudioModel] = field(repr=False, compare=False)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.layers[self.embedding_layer]
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "sample_rate": self.sample_rate,
+            "embedding_layer": self.embedding_layer,
+            "embedding_dim": self.embedding_dim,
+            "layers": dict(self.layers),
+            "tag_source": self.tag_source,
+            "n_tags": len(self.labels),
+            "metrics": dict(self.metrics),
+            "default": self.name == DEFAULT_MODEL,
+        }
+
+
+@dataclass
+class ModelOutput:
+    """A model's view of one track.
+
+    Attributes
+    ----------
+    model, version : str
+        Which model (and version) produced this.
+    labels : tuple of str
+        Tag names, the columns of ``taggram``.
+    taggram : np.ndarray, shape (n_patches, n_tags), float32
+        Tag probabilities per patch.
+    patch_times_s : np.ndarray, shape (n_patches,)
+        Start of each patch in seconds.
+    patch_duration_s : float
+        Length of one patch in seconds.
+    embeddings : dict of str to np.ndarray
+        Track-level vector per layer (mean over patches), float32.
+    embedding_layer : str
+        The model's default layer, the one :attr:`embedding` returns.
+    """
+
+    model: str
+    version: str
+    labels: tuple[str, ...]
+    taggram: np.ndarray
+    patch_times_s: np.ndarray
+    patch_duration_s: float
+    embeddings: dict[str, np.ndarray]
+    embedding_layer: str
+
+    @property
+    def embedding(self) -> np.ndarray:
+        return self.embeddings[self.embedding_layer]
+
+    @property
+    def tag_probabilities(self) -> np.ndarray:
+        """Track-level probability per tag: the mean of the taggram over patches."""
+        return self.taggram.mean(axis=0)
+
+    def tags(self) -> dict[str, float]:
+        """``{tag: track-level probability}``, most probable first."""
+        probs = self.tag_probabilities
+        order = np.argsort(-probs, kind="stable")
+        return {self.labels[i]: float(probs[i]) for i in order}
+
+
+class AudioModel(Protocol):
+    """What every runnable model offers (pretrained imports and trained models alike)."""
+
+    spec: ModelSpec
+
+    def run(self, y: np.ndarray, hop_s: float | None = None) -> ModelOutput:
+        """Analyse mono float32 audio at ``spec.sample_rate`` Hz."""
+        ...
+
+
+_MODELS: dict[str, ModelSpec] = {}
+_LOADED: dict[str, AudioModel] = {}
+
+
+def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
+    """Add a model to the registry."""
+    if spec.name in _MODELS and not replace:
+        raise ValueError(f"model {spec.name!r} is already registered")
+    if spec.embedding_layer not in spec.layers:
+        raise ValueError(f"{spec.name}: embedding layer {spec.embedding_layer!r} not in layers")
+    _MODELS[spec.name] = spec
+    _LOADED.pop(spec.name, None)
+    return spec
+
+
+def model_names() -> list[str]:
+    _ensure_builtins()
+    return list(_MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec of a registered model; :class:`UnknownModelError` lists the known ones."""
+    _ensure_builtins()
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown model {name!r}; known models: {', '.join(_MODELS)}"
+        ) from None
+
+
+def list_models() -> list[ModelSpec]:
+    _ensure_builtins()
+    return list(_MODELS.values())
+
+
+def load_model(name: str) -> AudioModel:
+    """The runnable model, built once per process and cached."""
+    spec = get_spec(name)
+    model = _LOADED.get(name)
+    if model is None:
+        model = _LOADED[name] = spec.loader(spec)
+    return model
+
+
+def _ensure_builtins() -> None:
+    if not _MODELS:
+        from songscape.models import pretrained
+
+        pretrained.register_pretrained_models()
