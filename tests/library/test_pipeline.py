@@ -212,7 +212,8 @@ def test_remove_forgets_a_track(tmp_path, music_folder):
         victim = lib.tracks()[0]
         lib.remove(victim["id"])
         assert victim["id"] not in {t["id"] for t in lib.tracks()}
-        assert _count(lib, "descriptors") == 3 and _count(lib, "arrays") == 3 * 3
+        assert _count(lib, "descriptors") == 3 and _count(lib, "arrays") == 3 * 5
+        assert _count(lib, "embeddings") == 3 and _count(lib, "tags") == 3 * 100
         assert Path(victim["path"]).exists()  # the file is untouched
 
 
