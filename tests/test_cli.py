@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from songscape.cli import main
@@ -90,6 +91,74 @@ def test_analyze_json_contract(capsys):
     assert 29 < result["duration_s"] < 33
     assert len(result["beat_times"]) > 20 and len(result["downbeat_times"]) > 5
     assert len(result["energy_curve"]) == pytest.approx(2 * result["duration_s"], abs=3)
+
+
+def test_analyze_gains_tags_and_embedding(capsys):
+    path = shared_data("librosa_data", "audio", "Kevin_MacLeod_-_Vibe_Ace.ogg")
+    code, result = run_json(capsys, "analyze", str(path), "--json")
+    assert code == 0 and ANALYZE_KEYS <= set(result)
+    assert result["embedding_model"] == "musicnn-msd" and result["embedding_dim"] == 200
+    assert len(result["embedding"]) == 200
+    assert len(result["tags"]) == 50 and all(0 <= p <= 1 for p in result["tags"].values())
+    assert next(iter(result["tags"])) == "jazz"  # the original's top tag (reference README)
+    code, mtt = run_json(capsys, "analyze", str(path), "--json", "--model", "vgg-mtt")
+    assert code == 0 and mtt["embedding_dim"] == 256 and "techno" in mtt["tags"]
+    code, plain = run_json(capsys, "analyze", str(path), "--json", "--no-model")
+    assert "tags" not in plain and "embedding" not in plain
+    assert main(["analyze", str(path), "--model", "nope"]) == 2
+    assert "known models: musicnn-msd" in capsys.readouterr().err
+
+
+def test_tags_models_and_embeddings(library, capsys, tmp_path):
+    _, tracks = run_json(capsys, "--library", library, "tracks", "--json", "--status", "ok")
+    code, tags = run_json(capsys, "--library", library, "tags", tracks[0]["id"], "--json")
+    assert code == 0 and tags["id"] == tracks[0]["id"]
+    assert {t["source"] for t in tags["tags"]} == {"msd", "mtt"}
+    assert set(tags["by_model"]) == {"musicnn-msd", "musicnn-mtt"}
+    code, top = run_json(capsys, "--library", library, "tags", tracks[0]["id"], "--top", "3",
+                         "--json")  # fmt: skip
+    assert len(top["tags"]) == 6
+    assert main(["--library", library, "tags", tracks[0]["id"]]) == 0
+    assert "msd:" in capsys.readouterr().out
+    assert main(["--library", library, "tags", "ffffffffffff"]) == 1
+
+    code, models = run_json(capsys, "--library", library, "models", "--json")
+    assert code == 0
+    assert [m["name"] for m in models] == ["musicnn-msd", "musicnn-mtt", "vgg-msd", "vgg-mtt"]
+    by_name = {m["name"]: m for m in models}
+    assert by_name["musicnn-msd"]["library_default"] and by_name["musicnn-msd"]["default"]
+    assert by_name["musicnn-msd"]["library_vectors"] == 4
+    assert by_name["vgg-mtt"]["library_vectors"] == 0
+
+    out = tmp_path / "vectors.npz"
+    code, summary = run_json(capsys, "--library", library, "embeddings", "--out", str(out),
+                             "--json")  # fmt: skip
+    assert code == 0 and summary["n"] == 4 and summary["dim"] == 200
+    data = np.load(out)
+    assert data["vectors"].shape == (4, 200) and data["vectors"].dtype == np.float32
+    assert sorted(data["ids"]) == sorted(t["id"] for t in tracks)
+    assert set(data["paths"]) == {t["path"] for t in tracks}
+    assert str(data["model"]) == "musicnn-msd"
+    # A model with no vectors yet, a wrong name, a wrong file name: clear errors.
+    assert main(["--library", library, "embeddings", "--model", "vgg-mtt", "--out", str(out)]) == 1
+    assert "ingest --model vgg-mtt" in capsys.readouterr().err
+    assert main(["--library", library, "embeddings", "--model", "x", "--out", str(out)]) == 2
+    assert main(["--library", library, "embeddings", "--out", str(tmp_path / "v.txt")]) == 2
+
+
+def test_ingest_model_flag_sets_the_default(tmp_path, capsys):
+    folder = tmp_path / "music"
+    folder.mkdir()
+    clip = gtzan_clips(1)[0]
+    (folder / clip.name).write_bytes(clip.read_bytes())
+    lib = str(tmp_path / "lib")
+    code, _ = run_json(capsys, "--library", lib, "ingest", str(folder), "--model", "vgg-mtt",
+                       "--workers", "1", "--json")  # fmt: skip
+    assert code == 0
+    code, stats = run_json(capsys, "--library", lib, "stats", "--json")
+    assert stats["default_model"] == "vgg-mtt"
+    assert list(stats["embeddings"]) == ["vgg-mtt"]
+    assert main(["--library", lib, "ingest", str(folder), "--model", "nope"]) == 2
 
 
 def test_analyze_bad_file_exits_1(tmp_path, capsys):

@@ -120,16 +120,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not os.path.exists(os.path.expanduser(path)):
             raise CliError(f"no such file or folder: {path}", EXIT_USAGE)
+    models = tuple(dict.fromkeys(_check_model(m) for m in args.model or ()))
     options = IngestOptions(
         workers=args.workers,
         max_duration_s=args.max_duration if args.max_duration > 0 else None,
         min_duration_s=args.min_duration,
+        embed_models=models or None,
     )
     show_bar = not args.json and not args.quiet and sys.stderr.isatty()
     with _open_library(args, create=True) as lib:
         from songscape.library.store import LibraryError
 
         try:
+            if models:  # the first --model becomes the library's default for search/map
+                lib.set_default_model(models[0])
             if show_bar:
                 with _RichProgress() as bar:
                     report = lib.ingest(args.paths, options, progress=bar)
@@ -163,6 +167,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print("interrupted: what finished is saved; run the same command to go on", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _check_model(name: str) -> str:
+    from songscape.models.registry import UnknownModelError, get_spec
+
+    try:
+        return get_spec(name).name
+    except UnknownModelError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
 
 
 def cmd_tracks(args: argparse.Namespace) -> int:
@@ -239,6 +252,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             fields.append(("energy", _sparkline(curve)))
     if track["duplicates"]:
         fields.append(("copies", "; ".join(track["duplicates"])))
+    for model, tags in (track.get("tags") or {}).items():
+        fields.append((f"tags ({model.split('-')[-1]})", _tag_line(tags, 5)))
+    if track.get("embeddings"):
+        fields.append(("embeddings", ", ".join(
+            f"{m} {e['dim']}-d" for m, e in track["embeddings"].items())))  # fmt: skip
     stages = ", ".join(f"{s['stage']} v{s['version']} {s['status']}" for s in track["stages"])
     fields.append(("stages", stages or "-"))
     if track["lyrics"]:
@@ -267,6 +285,7 @@ def _sparkline(values: Sequence[float], width: int = 60) -> str:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from songscape.audio.decode import AudioError
     from songscape.library.library import analyze_file
+    from songscape.models.pretrained import PretrainedWeightsError
 
     if not os.path.isfile(os.path.expanduser(args.file)):
         raise CliError(f"no such file: {args.file}", EXIT_USAGE)
@@ -275,9 +294,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             os.path.expanduser(args.file),
             max_duration_s=args.max_duration if args.max_duration > 0 else None,
             min_duration_s=args.min_duration,
+            model=None if args.no_model else _check_model(args.model),
         )
     except AudioError as err:
         raise CliError(f"{args.file}: {err}") from err
+    except PretrainedWeightsError as err:
+        raise CliError(str(err)) from err
     if args.json:
         _print_json(result)
         return EXIT_OK
@@ -296,10 +318,116 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         ("brightness", _fmt(result.get("spectral_centroid_hz"), 0, " Hz")),
         ("onset rate", _fmt(result.get("onset_rate_hz"), 2, " /s")),
         ("energy", _sparkline(result["energy_curve"]) if result.get("energy_curve") else "-"),
+        ("tags", _tag_line(result["tags"]) if result.get("tags") else None),
+        ("embedding", f"{result['embedding_dim']}-d {result['embedding_model']} "
+         f"({result['embedding_layer']})" if result.get("embedding") else None),
     ]  # fmt: skip
     for name, value in rows:
         if value is not None:
             console.print(f"[bold]{name:>11}[/bold]  {value}")
+    return EXIT_OK
+
+
+def _tag_line(tags: dict[str, float], top: int = 6) -> str:
+    return ", ".join(f"{tag} {p:.2f}" for tag, p in list(tags.items())[:top])
+
+
+def _bar(p: float, width: int = 20) -> str:
+    full = int(round(max(0.0, min(1.0, p)) * width))
+    return "█" * full + "·" * (width - full)
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    from songscape.library.store import TrackNotFoundError
+
+    with _open_library(args) as lib:
+        try:
+            result = lib.tags(args.track, top=args.top)
+        except TrackNotFoundError as err:
+            raise CliError(str(err.args[0])) from err
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    console = _console()
+    console.print(f"[bold]{result['title'] or result['path']}[/bold]"
+                  + (f" — {result['artist']}" if result["artist"] else ""))  # fmt: skip
+    if not result["tags"]:
+        console.print("no tags yet: run `songscape ingest` on its folder")
+        return EXIT_OK
+    shown = result["tags"] if args.all else result["tags"][: args.top or 15]
+    for t in shown:
+        console.print(f"  {t['name']:<24} {_bar(t['probability'])} {t['probability']:.3f}")
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from songscape.models.registry import list_models
+
+    specs = [spec.to_json() for spec in list_models()]
+    try:
+        lib = _open_library(args)
+    except CliError:
+        lib = None  # no library yet: list the registry alone
+    if lib is not None:
+        with lib:
+            counts = lib.store.embedding_counts()
+            for spec in specs:
+                spec["library_default"] = spec["name"] == lib.default_model
+                spec["library_vectors"] = counts.get(spec["name"], {}).get(spec["version"], 0)
+    if args.json:
+        _print_json(specs)
+        return EXIT_OK
+    console = _console()
+    for spec in specs:
+        mark = "*" if spec.get("library_default", spec["default"]) else " "
+        vectors = f"  {spec['library_vectors']} vectors" if "library_vectors" in spec else ""
+        console.print(
+            f"{mark} [bold]{spec['name']:<12}[/bold] {spec['embedding_dim']:>4}-d "
+            f"{spec['n_tags']:>3} tags  ROC-AUC {spec['metrics'].get('roc_auc', float('nan')):.3f}"
+            f"{vectors}  {spec['description']}"
+        )
+    console.print("* = default model (set per library with `songscape ingest --model NAME`)")
+    return EXIT_OK
+
+
+def cmd_embeddings(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    model = _check_model(args.model) if args.model else None
+    out = os.path.expanduser(args.out)
+    if not out.endswith(".npz"):
+        raise CliError(f"--out must name a .npz file, got {args.out}", EXIT_USAGE)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise CliError(f"no such folder: {os.path.dirname(os.path.abspath(out))}", EXIT_USAGE)
+    with _open_library(args) as lib:
+        data = lib.embeddings(model)
+    if not data["ids"]:
+        raise CliError(
+            f"the library has no {data['model']} vectors yet: run "
+            f"`songscape ingest --model {data['model']} FOLDER`"
+        )
+    # Write next to the target and rename, so a killed export never leaves half a file.
+    tmp = out + ".partial.npz"
+    np.savez(
+        tmp,
+        ids=np.array(data["ids"]),
+        paths=np.array(data["paths"]),
+        vectors=data["vectors"],
+        model=np.array(data["model"]),
+        version=np.array(data["version"]),
+    )
+    os.replace(tmp, out)
+    summary = {
+        "out": os.path.abspath(out),
+        "model": data["model"],
+        "version": data["version"],
+        "n": len(data["ids"]),
+        "dim": int(data["vectors"].shape[1]),
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(f"wrote {summary['n']} x {summary['dim']} {summary['model']} vectors to {out}")
     return EXIT_OK
 
 
@@ -434,6 +562,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _duration_flags(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--model", action="append", metavar="NAME",
+        help="embedding model (repeatable; the first becomes the library's default; "
+        "default: the library's default, musicnn-msd). See `songscape models`",
+    )  # fmt: skip
 
     p = add("tracks", cmd_tracks, "list the library's tracks")
     p.add_argument("--failed", action="store_true", help="only files that failed, with the reason")
@@ -445,6 +578,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("analyze", cmd_analyze, "analyse one audio file (no library needed)")
     p.add_argument("file", metavar="FILE")
     _duration_flags(p)
+    p.add_argument("--model", default="musicnn-msd", metavar="NAME",
+                   help="model for tags and embedding (default musicnn-msd)")  # fmt: skip
+    p.add_argument("--no-model", action="store_true", help="descriptors only, no neural model")
+
+    p = add("tags", cmd_tags, "a track's auto-tags (MSD and MTT vocabularies, combined)")
+    p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
+    p.add_argument("--top", type=_positive_int, metavar="N", help="N most probable per model")
+    p.add_argument("--all", action="store_true", help="list every tag")
+
+    add("models", cmd_models, "the model registry (and this library's vectors per model)")
+
+    p = add("embeddings", cmd_embeddings, "export the library's vectors to a .npz file")
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    p.add_argument("--out", required=True, metavar="FILE.npz",
+                   help="arrays: ids, paths, vectors (n x dim float32), model, version")
 
     add("stats", cmd_stats, "library summary")
 

@@ -100,7 +100,11 @@ class EmbedStage(Stage):
         spec = get_spec(model)
         self.model = model
         self.name = f"embed:{model}"
-        self.version = _stage_version(spec.version)
+        self.embedding_dim = spec.embedding_dim
+
+    @property
+    def version(self) -> int:  # follows the registry (a re-registered model bumps it)
+        return _stage_version(get_spec(self.model).version)
 
     def run(self, ctx: TrackContext) -> EmbeddingPayload:
         out = model_output(ctx, self.model)
@@ -128,7 +132,10 @@ class TagStage(Stage):
             raise ValueError(f"model {model!r} has no tag outputs")
         self.model = model
         self.name = f"tag:{model}"
-        self.version = _stage_version(spec.version)
+
+    @property
+    def version(self) -> int:
+        return _stage_version(get_spec(self.model).version)
 
     def run(self, ctx: TrackContext) -> TagPayload:
         out = model_output(ctx, self.model)
