@@ -121,6 +121,14 @@ def test_tags_models_and_embeddings(library, capsys, tmp_path):
     assert main(["--library", library, "tags", tracks[0]["id"]]) == 0
     assert "msd:" in capsys.readouterr().out
     assert main(["--library", library, "tags", "ffffffffffff"]) == 1
+    picture = tmp_path / "taggram.png"
+    assert main(["--library", library, "tags", tracks[0]["id"], "--plot", str(picture),
+                 "--model", "musicnn-mtt"]) == 0  # fmt: skip
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["--library", library, "tags", tracks[0]["id"], "--plot", "x.jpg"]) == 2
+    assert main(["--library", library, "tags", tracks[0]["id"], "--plot", str(picture),
+                 "--model", "vgg-mtt"]) == 1  # fmt: skip
+    capsys.readouterr()
 
     code, models = run_json(capsys, "--library", library, "models", "--json")
     assert code == 0

@@ -345,10 +345,14 @@ def cmd_tags(args: argparse.Namespace) -> int:
             result = lib.tags(args.track, top=args.top)
         except TrackNotFoundError as err:
             raise CliError(str(err.args[0])) from err
+    if args.plot:
+        _plot_taggram(args, result)
     if args.json:
         _print_json(result)
         return EXIT_OK
     console = _console()
+    if args.plot:
+        console.print(f"taggram picture: {args.plot}")
     console.print(f"[bold]{result['title'] or result['path']}[/bold]"
                   + (f" — {result['artist']}" if result["artist"] else ""))  # fmt: skip
     if not result["tags"]:
@@ -358,6 +362,26 @@ def cmd_tags(args: argparse.Namespace) -> int:
     for t in shown:
         console.print(f"  {t['name']:<24} {_bar(t['probability'])} {t['probability']:.3f}")
     return EXIT_OK
+
+
+def _plot_taggram(args: argparse.Namespace, result: dict) -> None:
+    from songscape.library.model_stages import taggram_array_name
+    from songscape.models.registry import get_spec
+    from songscape.models.taggram import plot_taggram
+
+    model = _check_model(args.model)
+    if not args.plot.endswith(".png"):
+        raise CliError(f"--plot must name a .png file, got {args.plot}", EXIT_USAGE)
+    with _open_library(args) as lib:
+        taggram = lib.store.get_arrays(result["id"]).get(taggram_array_name(model))
+    if taggram is None:
+        raise CliError(f"no {model} taggram for this track: run `songscape ingest` on it")
+    spec = get_spec(model)
+    title = f"{result['title'] or os.path.basename(result['path'])} — {model}"
+    try:
+        plot_taggram(taggram, spec.labels, spec.patch_duration_s, args.plot, title=title)
+    except OSError as err:
+        raise CliError(f"cannot write {args.plot}: {err.strerror or err}") from err
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -586,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
     p.add_argument("--top", type=_positive_int, metavar="N", help="N most probable per model")
     p.add_argument("--all", action="store_true", help="list every tag")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the taggram (tags over time)")
+    p.add_argument("--model", default="musicnn-msd", metavar="NAME",
+                   help="whose taggram --plot draws (default musicnn-msd)")  # fmt: skip
 
     add("models", cmd_models, "the model registry (and this library's vectors per model)")
 

@@ -215,6 +215,7 @@ def register_pretrained_models() -> None:
                 labels=labels[vocabulary],
                 loader=_loader(architecture, checkpoint),
                 metrics=dict(_PUBLISHED[checkpoint]),
+                patch_duration_s=MUSICNN_PATCH_FRAMES * MUSICNN_HOP_LENGTH / MUSICNN_SAMPLE_RATE,
             ),
             replace=True,
         )

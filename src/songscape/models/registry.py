@@ -54,6 +54,8 @@ class ModelSpec:
         Builds the :class:`AudioModel` (called once per process).
     metrics : dict
         Published or measured figures (e.g. ROC-AUC on its test set).
+    patch_duration_s : float
+        Seconds of audio per taggram row.
     """
 
     name: str
@@ -66,6 +68,7 @@ class ModelSpec:
     labels: tuple[str, ...]
     loader: Callable[[ModelSpec], AudioModel] = field(repr=False, compare=False)
     metrics: dict[str, float] = field(default_factory=dict)
+    patch_duration_s: float = 3.0
 
     @property
     def embedding_dim(self) -> int:
@@ -83,6 +86,7 @@ class ModelSpec:
             "tag_source": self.tag_source,
             "n_tags": len(self.labels),
             "metrics": dict(self.metrics),
+            "patch_duration_s": round(self.patch_duration_s, 4),
             "default": self.name == DEFAULT_MODEL,
         }
 
