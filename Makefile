@@ -26,6 +26,8 @@ lint: setup
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/descriptors.py
+	$(PY) bench/embed.py
+	$(PY) bench/probe.py --plot docs/img
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info
