@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 from songscape.library.library import Library
+from songscape.library.model_stages import DEFAULT_TAG_MODELS, model_stage_names
 from songscape.library.pipeline import IngestOptions, _run_item, _WorkItem
 from songscape.library.scan import scan_audio_files
-from songscape.library.stages import registered_stages
+from songscape.library.stages import pipeline_stages
+from songscape.models.registry import DEFAULT_MODEL
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -35,7 +37,15 @@ def _peak_rss_mb(who: int) -> float:
 
 
 def bench_inline(files: list[Path]) -> dict:
-    stages = [s.name for s in registered_stages()]
+    import torch
+
+    torch.set_num_threads(1)  # "per core": numpy/numba already run single-threaded here
+    # What a default ingest runs: metadata, descriptors, the default model's embedding and
+    # the MSD + MTT tags (two network passes per track).
+    stages = [
+        s.name
+        for s in pipeline_stages(model_stage_names((DEFAULT_MODEL,), DEFAULT_TAG_MODELS))
+    ]
     _run_item(_WorkItem(str(files[0]), "warmup", None, None, stages, "new"), None, 1.0)
     audio_s = 0.0
     started = time.perf_counter()
