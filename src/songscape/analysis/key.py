@@ -196,3 +196,38 @@ def mirex_key_score(estimated: str | None, reference: str) -> float:
     if estimated is None:
         return 0.0
     return float(mir_eval.key.weighted_score(reference, estimated))
+
+
+def camelot(name: str) -> tuple[int, str]:
+    """The Camelot-wheel code of a key: ``"A minor"`` → ``(8, "A")``, ``"C major"`` → ``(8, "B")``.
+
+    The wheel orders keys by fifths (numbers 1–12, clockwise a fifth up); ``A`` marks
+    minor and ``B`` major keys, and a minor key shares its number with its relative
+    major. DJs mix between keys of the same number or numbers one apart.
+    """
+    tonic, mode = parse_key(name)
+    if mode not in ("major", "minor"):
+        raise ValueError(f"not a key name: {name!r}")
+    # C major is 8B and each fifth up (+7 semitones) adds one; minors sit 3 semitones below.
+    reference = tonic if mode == "major" else (tonic + 3) % 12
+    number = (7 * reference) % 12  # steps of a fifth from C
+    return (number + 7) % 12 + 1, "B" if mode == "major" else "A"
+
+
+def camelot_distance(a: str, b: str) -> int:
+    """Steps between two keys on the Camelot wheel: 0 same key, 1 for a mixable neighbour
+    (one fifth apart in the same mode, or the relative major/minor), more otherwise.
+    """
+    (na, la), (nb, lb) = camelot(a), camelot(b)
+    around = min((na - nb) % 12, (nb - na) % 12)
+    return around + (la != lb)
+
+
+def compatible_keys(name: str) -> list[str]:
+    """Keys a DJ can mix into from ``name``: itself, its relative, and one fifth either way."""
+    return [
+        key_name(pc, mode)
+        for mode in ("major", "minor")
+        for pc in range(12)
+        if camelot_distance(name, key_name(pc, mode)) <= 1
+    ]
