@@ -154,6 +154,43 @@ def test_tags_models_and_embeddings(library, capsys, tmp_path):
     assert main(["--library", library, "embeddings", "--out", str(tmp_path / "v.txt")]) == 2
 
 
+def test_similar_search_path_index(library, capsys, tmp_path):
+    _, tracks = run_json(capsys, "--library", library, "tracks", "--json", "--status", "ok")
+    first = tracks[0]
+    code, result = run_json(capsys, "--library", library, "similar", first["id"], "--k", "2",
+                            "--json")  # fmt: skip
+    assert code == 0 and result["query"]["id"] == first["id"]
+    assert len(result["results"]) == 2 and first["id"] not in [r["id"] for r in result["results"]]
+    assert {"shared_tags", "tempo", "key", "same_artist", "same_album"} <= set(
+        result["results"][0]["explanation"]
+    )
+    code, by_file = run_json(capsys, "--library", library, "similar", "--file", first["path"],
+                             "--k", "1", "--json")  # fmt: skip
+    assert code == 0 and by_file["results"][0]["id"] == first["id"]  # itself, not excluded
+    assert main(["--library", library, "similar", first["id"], "--filter", "tempo=x"]) == 2
+    assert main(["--library", library, "similar"]) == 2
+    assert main(["--library", library, "similar", "ffffffffffff"]) == 1
+    assert main(["--library", library, "similar", first["id"]]) == 0
+    assert "score" in capsys.readouterr().out
+
+    code, found = run_json(capsys, "--library", library, "search", "classical", "--json")
+    assert code == 0 and found["intent"]["patterns"] and found["results"]
+    assert main(["--library", library, "search", "  "]) == 2
+    assert main(["--library", library, "search", "jazz music"]) == 0
+    assert "understood as" in capsys.readouterr().out
+
+    code, path = run_json(capsys, "--library", library, "path", tracks[0]["id"],
+                          tracks[1]["id"], "--steps", "2", "--json")  # fmt: skip
+    assert code == 0 and [p["id"] for p in path["path"]][0] == tracks[0]["id"]
+    assert len(path["path"]) == 4 and path["path"][-1]["id"] == tracks[1]["id"]
+    assert main(["--library", library, "path", tracks[0]["id"], tracks[0]["id"]]) == 2
+
+    code, check = run_json(capsys, "--library", library, "index", "--json")
+    assert code == 0 and check["in_sync"] and check["n_index"] == 4
+    code, check = run_json(capsys, "--library", library, "index", "--rebuild", "--json")
+    assert code == 0 and check["in_sync"]
+
+
 def test_ingest_model_flag_sets_the_default(tmp_path, capsys):
     folder = tmp_path / "music"
     folder.mkdir()

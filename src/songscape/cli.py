@@ -455,6 +455,151 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explanation_text(e: dict) -> str:
+    parts = []
+    if e.get("shared_tags"):
+        parts.append("tags " + ", ".join(e["shared_tags"][:4]))
+    tempo = e.get("tempo")
+    if tempo:
+        factor = "" if tempo["factor"] == 1 else f" at x{tempo['factor']:g}"
+        parts.append(f"tempo ±{tempo['bpm_diff']:.0f} BPM{factor}")
+    key = e.get("key")
+    if key:
+        parts.append("same key" if key["camelot_steps"] == 0 else
+                     f"key {key['result']} ({key['camelot_steps']} Camelot step"
+                     f"{'s' if key['camelot_steps'] != 1 else ''})")  # fmt: skip
+    if e.get("same_artist"):
+        parts.append("same artist")
+    if e.get("same_album"):
+        parts.append("same album")
+    return "; ".join(parts)
+
+
+def _print_results(results: list[dict], score_key: str = "score") -> None:
+    console = _console()
+    if not results:
+        console.print("no results")
+    for i, r in enumerate(results, 1):
+        name = r["title"] or os.path.basename(r["path"])
+        artist = f" — {r['artist']}" if r["artist"] else ""
+        console.print(f"{i:>3}. [bold]{name}[/bold]{artist}  [dim]{r['id']}[/dim]  "
+                      f"{score_key} {r[score_key]:.3f}")  # fmt: skip
+        why = r.get("explanation")
+        if isinstance(why, dict) and "shared_tags" in why:
+            text = _explanation_text(why)
+        elif isinstance(why, dict):
+            parts = [f"{t['name']} {t['probability']:.2f}" for t in why.get("tags", [])[:4]]
+            parts += [f"{m['field']} {m['value']}" for m in why.get("metadata", [])[:2]]
+            text = "; ".join(parts) or why.get("note") or ""
+        else:
+            text = str(why or "")
+        if text:
+            console.print(f"     [dim]{text}[/dim]")
+
+
+def _search_errors():
+    from songscape.library.search import QueryError
+    from songscape.library.store import TrackNotFoundError
+
+    return QueryError, TrackNotFoundError
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from songscape.audio.decode import AudioError
+
+    query_error, not_found = _search_errors()
+    if (args.track is None) == (args.file is None):
+        raise CliError("give a TRACK or --file FILE (not both)", EXIT_USAGE)
+    if args.file and not os.path.isfile(os.path.expanduser(args.file)):
+        raise CliError(f"no such file: {args.file}", EXIT_USAGE)
+    model = _check_model(args.model) if args.model else None
+    with _open_library(args) as lib:
+        try:
+            result = lib.similar(
+                args.track, file=os.path.expanduser(args.file) if args.file else None,
+                k=args.k, model=model, filters=args.filter or (),
+                other_artists=args.other_artists, half_double=args.half_double,
+            )  # fmt: skip
+        except query_error as err:
+            raise CliError(str(err), EXIT_USAGE) from err
+        except not_found as err:
+            raise CliError(str(err.args[0])) from err
+        except (LookupError, AudioError) as err:
+            raise CliError(str(err.args[0] if err.args else err)) from err
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    q = result["query"]
+    _console().print(f"like [bold]{q['title'] or q['path']}[/bold]"
+                     + (f" — {q['artist']}" if q["artist"] else "")
+                     + f"  ({result['model']})")  # fmt: skip
+    _print_results(result["results"])
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if not args.query.strip():
+        raise CliError("the query is empty (try \"just play\" for anything)", EXIT_USAGE)
+    with _open_library(args) as lib:
+        result = lib.search(args.query, k=args.k)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    intent = result["intent"]
+    patterns = ", ".join(intent.get("patterns", [])) or "nothing"
+    matched = [t["name"] for t in intent.get("tags", [])[:6]]
+    matched += [f"{m['field']} '{m['value']}'" for m in intent.get("metadata", [])[:3]]
+    console = _console()
+    console.print(f"understood as: [bold]{patterns}[/bold]"
+                  + (f" ({', '.join(matched)})" if matched else ""))  # fmt: skip
+    for note in intent.get("notes", []):
+        console.print(f"  [dim]{note}[/dim]")
+    _print_results(result["results"])
+    return EXIT_OK
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    query_error, not_found = _search_errors()
+    model = _check_model(args.model) if args.model else None
+    with _open_library(args) as lib:
+        try:
+            result = lib.path(args.start, args.end, steps=args.steps, model=model)
+        except query_error as err:
+            raise CliError(str(err), EXIT_USAGE) from err
+        except not_found as err:
+            raise CliError(str(err.args[0])) from err
+        except LookupError as err:
+            raise CliError(str(err.args[0])) from err
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    console = _console()
+    for i, r in enumerate(result["path"]):
+        name = r["title"] or os.path.basename(r["path"])
+        hop = "" if i == 0 else f"  [dim](similarity to previous {r['similarity']:.3f})[/dim]"
+        console.print(f"{i:>3}. {name}" + (f" — {r['artist']}" if r["artist"] else "") + hop)
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    model = _check_model(args.model) if args.model else None
+    with _open_library(args) as lib:
+        index = lib.index(model)
+        if args.rebuild:
+            index.rebuild()
+        report = index.check()
+    if args.json:
+        _print_json(report)
+    else:
+        state = "in sync" if report["in_sync"] else "OUT OF SYNC"
+        print(f"{report['model']}: {report['kind']} index, {report['n_index']} vectors "
+              f"({report['n_catalog']} in the catalog) — {state}")  # fmt: skip
+        if not report["in_sync"]:
+            print(f"  missing {report['missing']}, extra {report['extra']}, "
+                  f"stale {report['stale']}: run `songscape index --rebuild`")  # fmt: skip
+    return EXIT_OK if report["in_sync"] else EXIT_FAILED
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     with _open_library(args) as lib:
         stats = lib.stats()
@@ -620,6 +765,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="NAME", help="default: the library's default model")
     p.add_argument("--out", required=True, metavar="FILE.npz",
                    help="arrays: ids, paths, vectors (n x dim float32), model, version")
+
+    p = add("similar", cmd_similar, "tracks that sound like a track (or an outside --file)")
+    p.add_argument("track", nargs="?", metavar="TRACK", help="track id, id prefix, or path")
+    p.add_argument("--file", metavar="FILE", help="search with an audio file outside the library")
+    p.add_argument("--k", type=_positive_int, default=10, help="results (default 10)")
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    p.add_argument(
+        "--filter", action="append", metavar="NAME=VALUE",
+        help="tempo=90..110, key='A minor', key=compatible, tag=rock, tag=mtt:piano, "
+        "duration=120..300, artist=Name (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--other-artists", action="store_true", help="leave out the query's artist")
+    p.add_argument("--half-double", action="store_true",
+                   help="tempo filter and closeness accept half/double tempo")  # fmt: skip
+
+    p = add("search", cmd_search, "find tracks by words: 'calm piano', 'play IU songs'")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--k", type=_positive_int, default=10, help="results (default 10)")
+
+    p = add("path", cmd_path, "a smooth sequence of tracks from one song to another")
+    p.add_argument("start", metavar="A")
+    p.add_argument("end", metavar="B")
+    p.add_argument("--steps", type=_number(int, 0, "must not be negative"), default=8,
+                   help="tracks in between (default 8)")  # fmt: skip
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+
+    p = add("index", cmd_index, "check (or rebuild) the vector index against the catalog")
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog")
 
     add("stats", cmd_stats, "library summary")
 

@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, ARRAY_FIELDS, Descriptors
 from songscape.config import default_library_dir
 from songscape.library.model_stages import model_stage_names
@@ -60,6 +62,8 @@ class Library:
     def __init__(self, root: str | os.PathLike | None = None, create: bool = False):
         self.store = LibraryStore(root if root is not None else default_library_dir(), create)
         self.root = self.store.root
+        self._indexes: dict[str, object] = {}
+        self._text_engine = None
 
     def close(self) -> None:
         self.store.close()
@@ -76,8 +80,19 @@ class Library:
         options: IngestOptions | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Add/update the audio under ``paths``; see :func:`songscape.library.pipeline.ingest`."""
-        return ingest(self.store, paths, options, progress)
+        """Add/update the audio under ``paths``; see :func:`songscape.library.pipeline.ingest`.
+
+        Afterwards the vector index of every model the run embedded with is brought up
+        to date (built on first use), so the first search is fast.
+        """
+        report = ingest(self.store, paths, options, progress)
+        if not report.interrupted and (report.added or report.updated or report.restaged
+                                       or report.missing or report.moved):  # fmt: skip
+            models = (options.embed_models if options else None) or (self.default_model,)
+            for model in models:
+                if self.store.embedding_counts().get(model):
+                    self.index(model).sync()
+        return report
 
     @property
     def default_model(self) -> str:
@@ -202,6 +217,156 @@ class Library:
 
     def stats(self) -> dict:
         return self.store.stats()
+
+    # -- search ----------------------------------------------------------------------
+
+    def index(self, model: str | None = None):
+        """The model's vector index (default: the library's default model), in sync."""
+        from songscape.library.index import VectorIndex
+
+        spec = get_spec(model or self.default_model)
+        key = spec.name
+        cached = self._indexes.get(key)
+        if cached is None:
+            cached = self._indexes[key] = VectorIndex.open(self.store, spec.name)
+        return cached
+
+    def similar(
+        self,
+        ref: str | None = None,
+        *,
+        file: str | os.PathLike | None = None,
+        k: int = 10,
+        model: str | None = None,
+        filters: Iterable[str] = (),
+        other_artists: bool = False,
+        half_double: bool = False,
+    ) -> dict:
+        """Tracks that sound like a library track (``ref``) or an outside audio ``file``.
+
+        Parameters
+        ----------
+        ref : str, optional
+            Track id, id prefix or path of a library track.
+        file : path-like, optional
+            An audio file to analyse (not added to the library) and search with.
+        k : int
+            Results wanted.
+        model : str, optional
+            Embedding model; default: the library's default.
+        filters : iterable of str
+            ``name=value`` filters (see :mod:`songscape.library.search`).
+        other_artists : bool
+            Leave out the query's artist.
+        half_double : bool
+            Tempo filters and closeness also accept half and double tempo.
+
+        Returns
+        -------
+        dict
+            ``{"query": {...}, "model", "filters", "results": [...]}``; each result has
+            ``id, path, title, artist, album, tempo_bpm, key, duration_s, score`` and an
+            ``explanation`` (shared tags, tempo, key, same artist/album).
+        """
+        from songscape.library.search import parse_filters, query_facts, similar_to_vector
+
+        if (ref is None) == (file is None):
+            raise ValueError("give either a track or a file to search with")
+        spec = get_spec(model or self.default_model)
+        parsed = parse_filters(list(filters), half_double=half_double, other_artists=other_artists)
+        index = self.index(spec.name)
+        exclude: set[str] = set()
+        if ref is not None:
+            row = self.store.get_track(ref)
+            stored = self.store.embedding(row["id"], spec.name)
+            if stored is None or stored[1] != spec.version:
+                raise LookupError(
+                    f"track {row['id']} has no {spec.name} vector yet: run "
+                    f"`songscape ingest --model {spec.name}` on its folder"
+                )
+            vector = stored[0]
+            query = query_facts(self.store, row["id"])
+            exclude.add(row["id"])
+        else:
+            analysis = analyze_file(file, model=spec.name)
+            vector = np.asarray(analysis["embedding"], dtype=np.float32)
+            query = _file_facts(analysis, spec.name)
+        results = similar_to_vector(self.store, index, vector, query, k, parsed, exclude)
+        return {
+            "query": {key: query.get(key) for key in _QUERY_KEYS},
+            "model": spec.name,
+            "filters": list(filters),
+            "results": results,
+        }
+
+    def search(self, text: str, k: int = 10) -> dict:
+        """Tracks matching a text query ("calm piano music", "play IU songs").
+
+        Returns ``{"query", "intent": {...}, "results": [...]}``; see
+        :mod:`songscape.library.text_query` for how queries are understood.
+        """
+        from songscape.library.text_query import TextQueryEngine
+
+        if self._text_engine is None:
+            self._text_engine = TextQueryEngine(self.store)
+        found = self._text_engine.search(text, k=k)
+        results = []
+        for hit in found.results:
+            row = self.store.get_track(hit["track_id"])
+            summary = _summary({**dict(row), **dict(self.store.descriptors(row["id"]) or {})})
+            results.append(
+                {key: summary[key] for key in _RESULT_KEYS}
+                | {"score": round(float(hit["score"]), 4), "explanation": hit["explanation"]}
+            )
+        return {"query": text, "intent": found.intent.to_json(), "results": results}
+
+    def path(self, start: str, end: str, steps: int = 8, model: str | None = None) -> dict:
+        """A smooth sequence of tracks from ``start`` to ``end`` (see
+        :func:`songscape.library.search.path_between`)."""
+        from songscape.library.search import path_between
+
+        spec = get_spec(model or self.default_model)
+        a, b = self.store.get_track(start)["id"], self.store.get_track(end)["id"]
+        data = self.embeddings(spec.name)
+        if not data["ids"]:
+            raise LookupError(f"the library has no {spec.name} vectors yet")
+        vectors = dict(zip(data["ids"], _unit(data["vectors"]), strict=True))
+        for track in (a, b):
+            if track not in vectors:
+                raise LookupError(f"track {track} has no {spec.name} vector yet")
+        hops = path_between(vectors, a, b, steps)
+        out = []
+        for track_id, sim in hops:
+            row = self.store.get_track(track_id)
+            summary = _summary({**dict(row), **dict(self.store.descriptors(track_id) or {})})
+            out.append({key: summary[key] for key in _RESULT_KEYS} | {"similarity": round(sim, 4)})
+        return {"model": spec.name, "from": a, "to": b, "steps": steps, "path": out}
+
+
+_QUERY_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "top_tags")
+_RESULT_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "duration_s")
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _file_facts(analysis: dict, model: str) -> dict:
+    """Query facts of an analysed outside file, shaped like a library track's."""
+    from songscape.library.search import top_tags
+
+    return {
+        "id": None,
+        "path": analysis["path"],
+        "title": analysis.get("title"),
+        "artist": analysis.get("artist"),
+        "album": analysis.get("album"),
+        "tempo_bpm": analysis.get("tempo_bpm"),
+        "key": analysis.get("key"),
+        "duration_s": analysis.get("duration_s"),
+        "top_tags": top_tags({model: analysis.get("tags", {})}),
+    }
 
 
 def analyze_file(
