@@ -260,3 +260,12 @@ def test_console_script_runs(tmp_path, music_folder):
     done = subprocess.run([exe, "ingest", str(music_folder)], env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0 and "unchanged 4" in done.stdout
+
+
+def test_demo_builds_a_library(tmp_path, capsys):
+    lib = str(tmp_path / "demo" / "library")
+    assert main(["--library", lib, "demo", "--count", "2", "--workers", "1", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "serve" in out
+    code, stats = run_json(capsys, "--library", lib, "stats", "--json")
+    assert stats["by_status"]["ok"] == 2 and stats["embeddings"]
