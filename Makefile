@@ -24,10 +24,12 @@ lint: setup
 	$(VENV)/bin/ruff check src tests bench
 
 bench: setup
+	$(VENV)/bin/pip install -q -e ".[dev,bench]"
 	$(PY) bench/ingest.py
 	$(PY) bench/descriptors.py
 	$(PY) bench/embed.py
 	$(PY) bench/probe.py --plot docs/img
+	$(PY) bench/search.py --quick
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

@@ -232,7 +232,10 @@ def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, ar
     # Compressed, all in RAM: PQ candidates re-ranked from SQ8 codes (if <= 300 B/vector).
     if "refine" not in args.skip:
         nlist, pq_m, nbits, dim_in = ivfpq_layout(n, dim, defaults)
-        if dim + pq_m + 8 <= 300:
+        if dim + pq_m + 8 > 300:
+            yield {"index": "faiss-ivfpq+refine-sq8", "data": data["name"], "n": n, "dim": dim,
+                   "skipped": f"SQ8 codes alone take {dim} B/vector (> 300)"}  # fmt: skip
+        else:
             key = f"IVF{nlist},PQ{pq_m}x{nbits}np,Refine(SQ8)"
             if dim_in != dim:
                 key = f"PCAR{dim_in},{key}"
@@ -330,6 +333,42 @@ def bench_songscape(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray
                   "version check, id mapping) on a temporary library")  # fmt: skip
 
 
+#: What the defaults are judged against (1M x 200-d, one core): HNSW recall, speed, memory;
+#: the compressed kind's memory and recall.
+TARGETS = {"recall_at_10": 0.99, "qps": 3000, "p99_ms": 1.0, "bytes_per_vector": 1200,
+           "compressed_bytes_per_vector": 300, "compressed_recall_at_10": 0.95}  # fmt: skip
+
+
+def verdict(rows: list[dict]) -> dict | None:
+    """One line judging songscape's default HNSW and IVF-PQ rows of a data set."""
+    hnsw = [r for r in rows if r.get("index") == "faiss-hnsw" and r.get("songscape_default")]
+    comp = [
+        r for r in rows if r.get("index") == "faiss-ivfpq+rerank" and r.get("songscape_default")
+    ]
+    if not hnsw and not comp:
+        return None
+    t = TARGETS
+    out: dict = {"verdict": rows[0]["data"], "n": rows[0]["n"], "dim": rows[0]["dim"],
+                 "targets": t}  # fmt: skip
+    if hnsw:
+        h = hnsw[0]
+        out["hnsw_default"] = {
+            "params": h["params"],
+            "recall_ok": bool(h["recall_at_10"] >= t["recall_at_10"]),
+            "qps_ok": bool(h["qps"] >= t["qps"]),
+            "p99_ok": bool(h["p99_ms"] < t["p99_ms"]),
+            "memory_ok": bool(h["bytes_per_vector"] <= t["bytes_per_vector"]),
+        }
+    if comp:
+        c = comp[0]
+        out["compressed_default"] = {
+            "params": c["params"],
+            "recall_ok": bool(c["recall_at_10"] >= t["compressed_recall_at_10"]),
+            "memory_ok": bool(c["bytes_per_vector"] <= t["compressed_bytes_per_vector"]),
+        }
+    return out
+
+
 def run_dataset(name: str, x: np.ndarray, nq: int, args, emit: Callable[[dict], None]) -> None:
     xb, q = x[:-nq], x[-nq:]
     data = {"name": name, "n": len(xb), "dim": xb.shape[1]}
@@ -343,10 +382,15 @@ def run_dataset(name: str, x: np.ndarray, nq: int, args, emit: Callable[[dict], 
         runners.append(bench_hnswlib)
     if len(xb) <= args.songscape_max and "songscape" not in args.skip:
         runners.append(bench_songscape)
+    rows = []
     for runner in runners:
         for out in runner(data, xb, q, truth, args):
             out["loadavg_1min"] = round(os.getloadavg()[0], 2)
             emit(out)
+            rows.append(out)
+    judged = verdict([r for r in rows if "skipped" not in r])
+    if judged:
+        emit(judged)
 
 
 def main(argv: list[str] | None = None) -> int:
