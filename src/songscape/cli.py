@@ -642,6 +642,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ingest_args = argparse.Namespace(
         library=library_dir, paths=[audio_dir, *music], workers=args.workers,
         max_duration=args.max_duration, min_duration=1.0, json=False, quiet=args.quiet,
+        model=None,
     )  # fmt: skip
     code = cmd_ingest(ingest_args)
     if code != EXIT_OK:
@@ -651,7 +652,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"\nexplore it:\n  songscape --library {library_dir} tracks\n"
         f"  songscape --library {library_dir} show TRACK_ID\n"
-        f"  songscape --library {library_dir} tracks --failed"
+        f"  songscape --library {library_dir} tracks --failed\n"
+        f"  songscape --library {library_dir} search 'calm piano'\n"
+        f"  songscape --library {library_dir} serve        # the 3D map in your browser"
     )
     return EXIT_OK
 
@@ -670,6 +673,61 @@ def cmd_remove(args: argparse.Namespace) -> int:
         _print_json(removed)
     else:
         print(f"removed {removed['id']} ({removed['path']}); the file itself is untouched")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the web app (3D map and HTTP API) of the library with uvicorn."""
+    import errno
+    import socket
+
+    try:
+        import uvicorn
+
+        from songscape.server.app import create_app
+    except ImportError as err:
+        raise CliError(f"the web app needs fastapi and uvicorn ({err}); run `make setup`") from err
+    from songscape.library.store import LibraryError
+
+    if args.port > 65535:
+        raise CliError(f"--port must be at most 65535, got {args.port}", EXIT_USAGE)
+    try:
+        infos = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise CliError(f"cannot resolve --host {args.host}: {err.strerror}", EXIT_USAGE) from err
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        sock.close()
+        why = "port already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {why}") from err
+    port = sock.getsockname()[1]
+    try:
+        app = create_app(args.library, warm_up=True)
+    except LibraryError as err:
+        sock.close()
+        raise CliError(str(err)) from err
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{port}/"
+    print(f"songscape: serving {app.state.songscape.worker.root} at {url}  (API docs: {url}docs;"
+          " Ctrl-C to stop)", flush=True)  # fmt: skip
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("songscape: warning: not bound to loopback — anyone who can reach this port can "
+              "browse the library and play its audio", file=sys.stderr)  # fmt: skip
+    if not args.no_browser and (
+        sys.platform in ("darwin", "win32")
+        or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):  # fmt: skip
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
 
 
@@ -806,6 +864,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, default=cores)
     p.add_argument("--max-duration", type=_non_negative_float, default=DEFAULT_MAX_DURATION_S)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p = add("serve", cmd_serve, "the web app: a 3D map of the library, playback, search, "
+            "and the HTTP API", json=False)  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, loopback only)")  # fmt: skip
+    p.add_argument("--port", type=_number(int, 0, "must not be negative"), default=8000,
+                   help="port (default 8000; 0 picks a free one)")  # fmt: skip
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
 
     p = add("remove", cmd_remove, "forget a track (the audio file is not deleted)")
     p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
