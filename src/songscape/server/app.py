@@ -46,7 +46,8 @@ from songscape.server import maps
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).parent / "static"
-TRACK_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+# 16 hex digits, longer only after a (rare) prefix clash (see library.pipeline._new_track_id).
+TRACK_ID_RE = re.compile(r"^[0-9a-f]{16,64}$")
 CHUNK_BYTES = 256 * 1024
 #: Colour fields of the map, and how the page draws them.
 COLOUR_FIELDS = (
