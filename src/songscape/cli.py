@@ -753,6 +753,54 @@ _positive_int = _number(int, 1, "must be at least 1")
 _non_negative_float = _number(float, 0.0, "must not be negative")
 
 
+def cmd_evaluate_recs(args: argparse.Namespace) -> int:
+    from songscape.recommend.data import read_events
+    from songscape.recommend.evaluate import evaluate
+    from songscape.recommend.models import MODELS
+
+    if not os.path.isfile(args.events):
+        raise CliError(f"no such file: {args.events}", EXIT_USAGE)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise CliError(
+            f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(MODELS)}",
+            EXIT_USAGE,
+        )
+    try:
+        events = read_events(args.events, args.format)
+        results = evaluate(events, names, k=args.k, seed=args.seed)
+    except ValueError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
+    if args.json:
+        _print_json(results)
+        return EXIT_OK
+    from rich.table import Table
+
+    k = args.k
+    first = results[0]
+    table = Table(box=None, pad_edge=False)
+    cols = ["model", f"P@{k}", f"R@{k}", f"NDCG@{k}", f"MAP@{k}", "coverage", "novelty", "fit s"]
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in results:
+        table.add_row(
+            r["model"],
+            *(f"{r[key]:.4f}" for key in (f"precision_at_{k}", f"recall_at_{k}",
+                                          f"ndcg_at_{k}", f"map_at_{k}", "coverage")),
+            f"{r['novelty']:.2f}",
+            f"{r['fit_s']:.2f}",
+        )  # fmt: skip
+    console = _console()
+    console.print(
+        f"{first['n_users']} users x {first['n_items']} items, {first['n_test_users']} test users, "
+        f"{first['protocol']} holdout (20%), seed {args.seed}"
+    )
+    console.print(table)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     # --library and --json are accepted before or after the command name.
     common = argparse.ArgumentParser(add_help=False)
@@ -875,6 +923,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("remove", cmd_remove, "forget a track (the audio file is not deleted)")
     p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
+
+    p = add(
+        "evaluate-recs", cmd_evaluate_recs,
+        "offline evaluation of recommenders on listening events (per-user holdout)",
+    )  # fmt: skip
+    p.add_argument("--events", required=True, metavar="FILE", help="listening events file")
+    p.add_argument("--format", required=True, choices=("hetrec", "csv", "jsonl"),
+                   help="hetrec: HetRec 2011 user_artists.dat; csv: user,item[,count]"
+                   "[,timestamp] with a header; jsonl: one {user, item, ...} per line")  # fmt: skip
+    p.add_argument("--k", type=_positive_int, default=10, help="list length (default 10)")
+    p.add_argument("--models", default="popularity,als,bpr,item2vec",
+                   help="comma-separated (default popularity,als,bpr,item2vec; "
+                   "popularity is always included)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="holdout and model seed (default 0)")
     return parser
 
 
