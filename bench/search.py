@@ -145,13 +145,29 @@ def faiss_bytes(index) -> int:
     return int(faiss.serialize_index(index).nbytes)
 
 
+def _build_ivf(key: str, xb: np.ndarray, nlist: int, build_threads: int):
+    """Train (on a seeded sample) and fill an IVF index: ``(index, build_s, serialized_bytes)``."""
+    from songscape.library.index import ivfpq_train_size
+
+    n, dim = xb.shape
+    index = faiss.index_factory(dim, key, faiss.METRIC_L2)
+    rng = np.random.default_rng(1)
+    train = xb[np.sort(rng.choice(n, ivfpq_train_size(n, nlist), replace=False))]
+    faiss.omp_set_num_threads(build_threads)
+    t0 = time.perf_counter()
+    index.train(train)
+    index.add(xb)
+    build_s = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    return index, build_s, faiss_bytes(index)
+
+
 def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, args) -> Iterator:
     from songscape.library.index import (
         IndexParams,
         ivfpq_factory_key,
         ivfpq_layout,
         ivfpq_nprobe,
-        ivfpq_train_size,
     )
 
     n, dim = xb.shape
@@ -195,16 +211,7 @@ def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, ar
     if "ivfpq" not in args.skip:
         nlist, pq_m, nbits, _ = ivfpq_layout(n, dim, defaults)
         key = ivfpq_factory_key(n, dim, defaults)
-        index = faiss.index_factory(dim, key, faiss.METRIC_L2)
-        rng = np.random.default_rng(1)
-        train = xb[np.sort(rng.choice(n, ivfpq_train_size(n, nlist), replace=False))]
-        faiss.omp_set_num_threads(bt)
-        t0 = time.perf_counter()
-        index.train(train)
-        index.add(xb)
-        build_s = time.perf_counter() - t0
-        nbytes = faiss_bytes(index)
-        faiss.omp_set_num_threads(1)
+        index, build_s, nbytes = _build_ivf(key, xb, nlist, bt)
         ivf = faiss.extract_index_ivf(index)
         default_nprobe = ivfpq_nprobe(nlist, defaults)
         for nprobe in sorted({default_nprobe, default_nprobe // 2, default_nprobe * 2}):
@@ -239,16 +246,7 @@ def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, ar
             key = f"IVF{nlist},PQ{pq_m}x{nbits}np,Refine(SQ8)"
             if dim_in != dim:
                 key = f"PCAR{dim_in},{key}"
-            index = faiss.index_factory(dim, key, faiss.METRIC_L2)
-            rng = np.random.default_rng(1)
-            train = xb[np.sort(rng.choice(n, ivfpq_train_size(n, nlist), replace=False))]
-            faiss.omp_set_num_threads(bt)
-            t0 = time.perf_counter()
-            index.train(train)
-            index.add(xb)
-            build_s = time.perf_counter() - t0
-            nbytes = faiss_bytes(index)
-            faiss.omp_set_num_threads(1)
+            index, build_s, nbytes = _build_ivf(key, xb, nlist, bt)
             nprobe = ivfpq_nprobe(nlist, defaults)
             params = faiss.IndexRefineSearchParameters(
                 k_factor=defaults.rerank, base_index_params=faiss.SearchParametersIVF(nprobe=nprobe)

@@ -89,8 +89,9 @@ class Library:
         if not report.interrupted and (report.added or report.updated or report.restaged
                                        or report.missing or report.moved):  # fmt: skip
             models = (options.embed_models if options else None) or (self.default_model,)
+            counts = self.store.embedding_counts()
             for model in models:
-                if self.store.embedding_counts().get(model):
+                if counts.get(model):
                     self.index(model).sync()
         return report
 
