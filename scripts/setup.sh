@@ -18,6 +18,19 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   fi
 fi
 
+# redis-server: optional target of `songscape recommend --precompute --redis URL`; the tests
+# start one on a random loopback port.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing redis-server (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "setup: redis-server not found and cannot install it (not root or no apt-get);" \
+         "the Redis precompute test will be skipped" >&2
+  fi
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

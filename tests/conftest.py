@@ -18,6 +18,20 @@ def _analysis_warmed_up():
     warm_up()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_models_dir(tmp_path_factory):
+    """Trained models in the user's models directory must not show up in the tests."""
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("songscape-models")
+    mp.setenv("SONGSCAPE_MODELS", str(root / "models"))
+    mp.setenv("SONGSCAPE_CACHE", str(root / "cache"))
+    from songscape.models import trained
+
+    trained.refresh()
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def music_folder(tmp_path: Path) -> Path:
     """A private copy of 4 real clips (tests may move, edit and delete them)."""

@@ -731,6 +731,233 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- training your own models (songscape train / evaluate) --------------------------
+
+
+class _TrainProgress:
+    """Training progress: a rich bar on a terminal, epoch lines on stderr, quiet for --json."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = args.json or getattr(args, "quiet", False)
+        self.bar = _RichProgress() if not self.quiet and sys.stderr.isatty() else None
+
+    def __enter__(self) -> _TrainProgress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def phase(self, name: str, total: int) -> None:
+        if self.bar is not None:
+            self.bar.phase(name, total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.advance(n)
+
+    def epoch_done(self, m: dict) -> None:
+        if self.quiet:
+            return
+        parts = [f"epoch {m['epoch']}", f"train loss {m['train_loss']:.4f}"]
+        for key in ("valid_loss", "valid_accuracy", "valid_roc_auc", "valid_pr_auc"):
+            if m.get(key) is not None:
+                parts.append(f"{key.replace('_', ' ')} {m[key]:.4f}")
+        parts.append(f"{m['epoch_s']:.1f} s" + (" *" if m.get("best") else ""))
+        print("  ".join(parts), file=sys.stderr, flush=True)
+
+
+def _training_data(args: argparse.Namespace, task: str):
+    """The LabelSet from --labels CSV, --library-labels FIELD or --audio-dir DIR."""
+    from songscape.models.datasets import DatasetError, library_labels, read_labels, scan_audio
+
+    sources = [s for s in (args.labels, args.library_labels, getattr(args, "audio_dir", None))
+               if s]  # fmt: skip
+    if len(sources) != 1:
+        raise CliError("give exactly one of --labels CSV, --library-labels FIELD"
+                       + (", --audio-dir DIR" if hasattr(args, "audio_dir") else ""), EXIT_USAGE)
+    try:
+        if args.labels:
+            return read_labels(args.labels, task=task, label_column=args.label_column)
+        if args.library_labels:
+            return library_labels(args.library, args.library_labels)
+        if task not in ("moco", "tjae"):
+            raise CliError(f"--audio-dir gives unlabelled audio: task {task} needs --labels",
+                           EXIT_USAGE)  # fmt: skip
+        return scan_audio(args.audio_dir)
+    except DatasetError as err:
+        raise CliError(str(err), EXIT_USAGE) from err
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from songscape.models.datasets import DatasetError
+    from songscape.models.training import TrainConfig, TrainingError, train
+
+    if args.encoder:
+        try:
+            encoder = json.loads(args.encoder)
+            assert isinstance(encoder, dict)
+        except (ValueError, AssertionError):
+            raise CliError("--encoder must be a JSON object, e.g. '{\"embedding_dim\": 64}'",
+                           EXIT_USAGE) from None  # fmt: skip
+    else:
+        encoder = {}
+    config = TrainConfig(
+        arch=args.arch, task=args.task, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, weight_decay=args.weight_decay, device=args.device, seed=args.seed,
+        patience=args.patience, chunks_per_track=args.chunks, valid_chunks=args.valid_chunks,
+        augment=args.augment or "", valid_fraction=args.valid_fraction,
+        num_threads=args.threads, encoder=encoder,
+    )  # fmt: skip
+    try:
+        config.validate()
+    except TrainingError as err:
+        code = EXIT_FAILED if args.device == "cuda" and "CUDA" in str(err) else EXIT_USAGE
+        raise CliError(str(err), code) from err
+    data = _training_data(args, args.task)
+    try:
+        with _TrainProgress(args) as progress:
+            result = train(config, data, args.name, resume=args.resume, overwrite=args.overwrite,
+                           progress=progress)  # fmt: skip
+    except (TrainingError, DatasetError) as err:
+        raise CliError(str(err)) from err
+    summary = result.to_json()
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    console = _console()
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in summary["valid_metrics"].items()
+                        if isinstance(v, float))  # fmt: skip
+    console.print(
+        f"trained [bold]{summary['name']}[/bold] ({summary['arch']}, {summary['task']}): "
+        f"{summary['epochs_run']} epoch(s), best {summary['best_epoch']}, "
+        f"{_duration(summary['train_s'])} on {summary['hardware']}"
+    )
+    console.print(
+        f"  {summary['n_train']} train / {summary['n_valid']} validation files; {metrics}"
+    )
+    console.print(f"  saved {summary['checkpoint']}; use it: songscape ingest --model "
+                  f"{summary['name']} FOLDER")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from songscape.models.datasets import DatasetError
+    from songscape.models.protocol import MFCC, evaluate_model
+
+    model = args.model if args.model == MFCC else _check_model(args.model)
+    if args.plot and not args.plot.endswith(".png"):
+        raise CliError(f"--plot must name a .png file, got {args.plot}", EXIT_USAGE)
+    data = _training_data(args, args.task)
+    show_bar = not args.json and sys.stderr.isatty()
+    try:
+        if show_bar:
+            with _RichProgress() as bar:
+                result = evaluate_model(model, data, folds=args.folds, k=args.k, progress=bar)
+        else:
+            result = evaluate_model(model, data, folds=args.folds, k=args.k)
+    except (ValueError, DatasetError) as err:
+        raise CliError(str(err)) from err
+    except Exception as err:  # a trained checkpoint that cannot load, missing weights
+        if type(err).__name__ in ("TrainedModelError", "PretrainedWeightsError"):
+            raise CliError(str(err)) from err
+        raise
+    if args.plot and "confusion" in result:
+        from songscape.models.evaluation import plot_confusion_matrix
+
+        try:
+            plot_confusion_matrix(result["confusion"], result["class_names"], args.plot,
+                                  title=f"{model}: linear probe")  # fmt: skip
+        except OSError as err:
+            raise CliError(f"cannot write {args.plot}: {err.strerror or err}") from err
+        result["plot"] = os.path.abspath(args.plot)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    console = _console()
+    console.print(
+        f"[bold]{model}[/bold] ({result['layer']}, {result['dim']}-d) on {result['n']} files, "
+        f"{result['folds']} grouped folds ({result['grouping']})"
+    )
+    if result.get("probe_acc") is not None:
+        lo, hi = result["probe_ci95"]
+        console.print(f"  linear probe accuracy {result['probe_acc']:.3f} [{lo:.3f}, {hi:.3f}] "
+                      f"(majority {result['majority_baseline']:.3f})")  # fmt: skip
+    else:
+        console.print(f"  linear probe ROC-AUC {result['probe_roc_auc']:.3f}, "
+                      f"PR-AUC {result['probe_pr_auc']:.3f} (macro)")  # fmt: skip
+    lo, hi = result["knn_ci95"]
+    console.print(f"  kNN precision@{result['k']} {result['knn_p10']:.3f} [{lo:.3f}, {hi:.3f}]")
+    if "train_overlap" in result:
+        console.print(f"  in its training split: {result['train_overlap']:.0%}; its own held-out "
+                      f"metrics: {result['trained']['held_out']}")  # fmt: skip
+    if result.get("warning"):
+        console.print(f"  [yellow]warning:[/yellow] {result['warning']}")
+    if args.plot:
+        console.print(f"  confusion matrix: {args.plot}")
+    return EXIT_OK
+
+
+def _add_training_commands(add) -> None:
+    """The `train` and `evaluate` sub-commands (kept together, see docs/training.md)."""
+    p = add("train", cmd_train, "train your own embedding/tagging model (see docs/training.md)")
+    p.add_argument("--arch", required=True, metavar="ARCH",
+                   help="shortchunk-cnn, shortchunk-resnet, harmonic-cnn, crnn, self-attention, "
+                   "sample-cnn, tjae, musicnn-head, musicnn-finetune")  # fmt: skip
+    p.add_argument("--task", default="genre",
+                   choices=("genre", "classification", "tags", "artist", "moco", "tjae"),
+                   help="what to learn (default genre)")  # fmt: skip
+    _label_flags(p, audio_dir=True)
+    p.add_argument("--name", required=True, help="registry name of the trained model")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="maximum epochs (default 10)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="default 16")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 1e-3)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=1e-4)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--seed", type=int, default=0, help="split, sampling and weights seed")
+    p.add_argument("--patience", type=_positive_int, default=5,
+                   help="epochs without a better validation loss before stopping (default 5)")
+    p.add_argument("--chunks", type=_positive_int, default=4,
+                   help="random training chunks per file per epoch (default 4)")
+    p.add_argument("--valid-chunks", type=_positive_int, default=4,
+                   help="fixed validation chunks per file (default 4)")
+    p.add_argument("--valid-fraction", type=float, default=0.2,
+                   help="fraction of groups held out for validation (default 0.2)")
+    p.add_argument("--augment", metavar="SPEC",
+                   help="e.g. pitch_shift=negative,time_stretch=positive (roles: positive, "
+                   "negative, off)")  # fmt: skip
+    p.add_argument("--encoder", metavar="JSON", help="architecture overrides, e.g. "
+                   "'{\"embedding_dim\": 64}'")  # fmt: skip
+    p.add_argument("--threads", type=_positive_int, default=os.cpu_count() or 1,
+                   help="torch CPU threads (default: all cores)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+    p = add("evaluate", cmd_evaluate, "linear probe and kNN precision of a model's embeddings "
+            "on labelled files (any model, or mfcc)")  # fmt: skip
+    p.add_argument("--model", required=True, metavar="NAME",
+                   help="registry model (see `songscape models`) or mfcc")
+    p.add_argument("--task", default="genre", choices=("genre", "artist", "tags"),
+                   help="single-label (genre, artist) or multi-label tags (default genre)")
+    _label_flags(p, audio_dir=False)
+    p.add_argument("--folds", type=_positive_int, default=5, help="grouped folds (default 5)")
+    p.add_argument("--k", type=_positive_int, default=10, help="kNN neighbours (default 10)")
+    p.add_argument("--plot", metavar="FILE.png", help="write the probe's confusion matrix")
+
+
+def _label_flags(p: argparse.ArgumentParser, audio_dir: bool) -> None:
+    p.add_argument("--labels", metavar="CSV",
+                   help="path,label CSV (paths relative to it; see docs/training.md)")
+    p.add_argument("--label-column", metavar="COL", help="label column (default: label/genre)")
+    p.add_argument("--library-labels", choices=("genre", "artist"), metavar="FIELD",
+                   help="labels from the library's own genre or artist tags")
+    if audio_dir:
+        p.add_argument("--audio-dir", metavar="DIR", help="unlabelled audio (moco, tjae)")
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -770,7 +997,17 @@ def cmd_evaluate_recs(args: argparse.Namespace) -> int:
         )
     try:
         events = read_events(args.events, args.format)
-        results = evaluate(events, names, k=args.k, seed=args.seed)
+        hygiene = _recs_hygiene(args)
+        report = None
+        if hygiene is not None:
+            from songscape.recommend.data import clean
+
+            events, report = clean(events, **hygiene)
+        results = evaluate(events, names, k=args.k, seed=args.seed, protocol=args.holdout,
+                           test_fraction=args.test_fraction)  # fmt: skip
+        if report is not None:
+            for r in results:
+                r["hygiene"] = report
     except ValueError as err:
         raise CliError(str(err), EXIT_USAGE) from err
     if args.json:
@@ -795,10 +1032,177 @@ def cmd_evaluate_recs(args: argparse.Namespace) -> int:
     console = _console()
     console.print(
         f"{first['n_users']} users x {first['n_items']} items, {first['n_test_users']} test users, "
-        f"{first['protocol']} holdout (20%), seed {args.seed}"
+        f"{first['protocol']} holdout ({args.test_fraction:.0%}), seed {args.seed}"
     )
     console.print(table)
     return EXIT_OK
+
+
+#: songscape.recommend.models.MODELS (spelled out: the parser must not import scipy).
+RECOMMEND_MODELS = ("popularity", "als", "bpr", "bpr-pop", "item2vec", "hybrid")
+
+
+def _recs_hygiene(args: argparse.Namespace) -> dict | None:
+    """clean() thresholds from evaluate-recs flags; None when no filter was asked for."""
+    from songscape.recommend import data
+
+    flags = (args.min_items, args.max_plays_quantile, args.top_n_only)
+    if not args.clean and all(f is None for f in flags):
+        return None
+    quantile = data.DEFAULT_MAX_PLAYS_QUANTILE if flags[1] is None else flags[1]
+    return {
+        "min_interactions": data.DEFAULT_MIN_INTERACTIONS if flags[0] is None else flags[0],
+        "max_plays_quantile": None if quantile >= 1 else quantile,
+        "top_n_only": data.DEFAULT_TOP_N_ONLY if flags[2] is None else (flags[2] or None),
+    }
+
+
+def _recs_call(fn, *args: Any, **kwargs: Any) -> Any:
+    """Run a recommend-service call, mapping its errors to CliError (exit 1)."""
+    from songscape.library.store import LibraryError
+
+    try:
+        return fn(*args, **kwargs)
+    except LookupError as err:
+        raise CliError(str(err.args[0] if err.args else err)) from err
+    except (ValueError, LibraryError, RuntimeError, OSError) as err:
+        raise CliError(str(err)) from err
+    except Exception as err:  # redis connection errors and the like
+        if type(err).__module__.startswith("redis"):
+            raise CliError(f"redis: {err}") from err
+        raise
+
+
+def _import_common(args: argparse.Namespace, kind: str) -> int:
+    from songscape.recommend import importer
+
+    if not os.path.isfile(os.path.expanduser(args.file)):
+        raise CliError(f"no such file: {args.file}", EXIT_USAGE)
+    fmt = args.format
+    if fmt is None:
+        ext = os.path.splitext(args.file)[1].lower().lstrip(".")
+        fmt = {"tsv": "tsv", "jsonl": "jsonl", "json": "jsonl", "dat": "hetrec"}.get(ext, "csv")
+        if kind == "playlists" and fmt == "hetrec":
+            fmt = "tsv"
+    with _open_library(args, create=True) as lib:
+        store = lib.store
+        _recs_call(store.acquire_write_lock)
+        fn = importer.import_events if kind == "events" else importer.import_playlists
+        report = _recs_call(fn, store, args.file, fmt, skip_bad=args.skip_bad)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    what = f"{report['rows']} events of {report['users']} users" if kind == "events" else (
+        f"{report['playlists']} playlists ({report['rows']} entries)")  # fmt: skip
+    print(f"imported {what}: {report['items']} distinct items, {report['matched']} linked to "
+          f"library tracks, {report['unmatched']} unmatched (kept)")  # fmt: skip
+    if report["replaced"]:
+        print(f"replaced {report['replaced']} rows of this file's previous import")
+    if report["skipped"]:
+        print(f"skipped {report['skipped']} bad rows:", file=sys.stderr)
+        for line in report["errors"]:
+            print(f"  {line}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import_events(args: argparse.Namespace) -> int:
+    return _import_common(args, "events")
+
+
+def cmd_import_playlists(args: argparse.Namespace) -> int:
+    return _import_common(args, "playlists")
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from songscape.recommend.service import users_summary
+
+    with _open_library(args) as lib:
+        users = users_summary(lib.store)
+    if args.json:
+        _print_json(users)
+        return EXIT_OK
+    if not users:
+        print("no users (import listening events with `songscape import-events`)")
+    for u in users:
+        print(f"{u['id']}\t{u['events']} events\t{u['items']} items\t{u['plays']:g} plays")
+    return EXIT_OK
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from songscape.recommend import service
+
+    modes = sum((args.user is not None, bool(args.seed), args.precompute))
+    if modes != 1:
+        raise CliError("give exactly one of --user U, --seed TRACK (repeatable), --precompute",
+                       EXIT_USAGE)  # fmt: skip
+    with _open_library(args) as lib:
+        store = lib.store
+        if args.precompute:
+            k = args.k or 50
+            result = _recs_call(service.precompute, store, args.model, k, redis_url=args.redis)
+        elif args.seed:
+            result = _recs_call(service.recommend_seed, store, args.seed, args.k or 20)
+        else:
+            result = _recs_call(service.recommend_user, store, args.user, args.k or 20,
+                                args.model, explain=args.explain, redis_url=args.redis)  # fmt: skip
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    if args.precompute:
+        print(f"precomputed top-{result['k']} {result['model']} lists of {result['users']} "
+              f"users into {result['target']} in {result['seconds']:.1f} s")  # fmt: skip
+        return EXIT_OK
+    who = f"user {result['user']}" if "user" in result else "seeds " + ", ".join(result["seeds"])
+    print(f"{result['model']} recommendations for {who} ({result['source']}):")
+    for n, r in enumerate(result["results"], start=1):
+        name = f"{r['artist'] or '?'} - {r['title'] or '?'}" if r["track_id"] else r["item"]
+        print(f"{n:3d}. {name}  [{r['score']:.3f}]")
+        why = r.get("why")
+        if why:
+            parts = why.get("parts")
+            near = ", ".join(x["item"] for x in why.get("because_you_listened", [])[:3])
+            detail = (f"parts {parts}; " if parts else "") + (
+                f"near {near}" if near else why.get("reason", ""))
+            print(f"       {detail}")  # fmt: skip
+    return EXIT_OK
+
+
+def _add_recommend_commands(add) -> None:
+    """import-events, import-playlists, users, recommend (issue 6)."""
+    p = add("import-events", cmd_import_events,
+            "import listening events into the library (re-importing a file replaces it)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("hetrec", "csv", "tsv", "jsonl"),
+                   help="hetrec: user_artists.dat; csv/tsv: header user,item[,count]"
+                   "[,timestamp][,artist,title]; jsonl: one object per line (default: from "
+                   "the extension, else csv)")  # fmt: skip
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed rows (reported) instead of importing nothing")
+
+    p = add("import-playlists", cmd_import_playlists,
+            "import playlists (playlist, item, [position], [title], [tags])")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("csv", "tsv", "jsonl"),
+                   help="default: from the extension, else csv")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip malformed rows (reported) instead of importing nothing")
+
+    add("users", cmd_users, "users with listening events in the library")
+
+    p = add("recommend", cmd_recommend,
+            "recommendations from listening history: for a user, for seed tracks, or "
+            "precomputed for everyone")  # fmt: skip
+    p.add_argument("--user", metavar="U", help="a user of the imported events")
+    p.add_argument("--seed", action="append", metavar="TRACK",
+                   help="a new user's liked track (id, id prefix, path) or item; repeatable")
+    p.add_argument("--precompute", action="store_true",
+                   help="store every user's top-k (SQLite table, or Redis with --redis)")
+    p.add_argument("--k", type=_positive_int, help="results (default 20; 50 for --precompute)")
+    p.add_argument("--model", choices=RECOMMEND_MODELS, default="als",
+                   help="default als (--seed always folds in with ALS)")  # fmt: skip
+    p.add_argument("--explain", action="store_true", help="why each item is recommended")
+    p.add_argument("--redis", metavar="URL",
+                   help="precompute into / read from Redis, e.g. redis://localhost:6379/0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -933,10 +1337,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hetrec: HetRec 2011 user_artists.dat; csv: user,item[,count]"
                    "[,timestamp] with a header; jsonl: one {user, item, ...} per line")  # fmt: skip
     p.add_argument("--k", type=_positive_int, default=10, help="list length (default 10)")
-    p.add_argument("--models", default="popularity,als,bpr,item2vec",
-                   help="comma-separated (default popularity,als,bpr,item2vec; "
-                   "popularity is always included)")  # fmt: skip
+    p.add_argument("--models", default="popularity,als,bpr,item2vec,hybrid",
+                   help="comma-separated, from popularity, als, bpr, bpr-pop, item2vec, "
+                   "hybrid (default popularity,als,bpr,item2vec,hybrid; popularity is always "
+                   "included)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="holdout and model seed (default 0)")
+    p.add_argument("--holdout", choices=("auto", "random", "time"), default="auto",
+                   help="per-user holdout: random (seeded) or the latest items (time; needs "
+                   "timestamps); auto = time when timestamps exist (default)")  # fmt: skip
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of each user's items held out (default 0.2)")  # fmt: skip
+    p.add_argument("--clean", action="store_true",
+                   help="apply the hygiene filters with their defaults (any of the three "
+                   "flags below implies it)")  # fmt: skip
+    p.add_argument("--min-items", type=int, metavar="N",
+                   help="drop users with fewer distinct items (default with --clean: 5)")
+    p.add_argument("--max-plays-quantile", type=float, metavar="Q",
+                   help="drop users whose total plays are above this quantile (default with "
+                   "--clean: 0.999; 1 keeps everyone)")  # fmt: skip
+    p.add_argument("--top-n-only", type=int, metavar="N",
+                   help="drop users whose items are all among the N most popular (default "
+                   "with --clean: 100; 0 disables)")  # fmt: skip
+    _add_recommend_commands(add)
+    _add_training_commands(add)
     return parser
 
 

@@ -14,9 +14,13 @@ from songscape.recommend.data import Interactions
 from songscape.recommend.models import (
     ALSRecommender,
     BPRRecommender,
+    HybridRecommender,
     Item2VecRecommender,
+    PopBPRRecommender,
     PopularityRecommender,
     Recommender,
+    negative_cdf,
+    sample_negatives,
 )
 
 N_PER_GROUP, BLOCK, PER_USER = 20, 15, 8
@@ -160,3 +164,72 @@ def test_als_weightings(weighting):
 def test_unknown_weighting():
     with pytest.raises(ValueError, match="weighting"):
         ALSRecommender(weighting="nope").fit(planted())
+
+
+def planted_features(seed: int = 0, missing: tuple[int, ...] = ()) -> np.ndarray:
+    """Content vectors with the blocks planted: block centre + noise; rows in ``missing``
+    are zeros (no vector)."""
+    rng = np.random.default_rng(seed + 100)
+    centres = rng.standard_normal((2, 12))
+    x = np.stack([centres[block_of_item(i)] for i in range(2 * BLOCK)])
+    x = x + 0.3 * rng.standard_normal(x.shape)
+    x[list(missing)] = 0.0
+    return x.astype(np.float32)
+
+
+class TestPopBPR(RecommenderContract):
+    def make(self):
+        return PopBPRRecommender(factors=8, epochs=100, regularization=0.05, batch_size=32, seed=0)
+
+
+class TestHybrid(RecommenderContract):
+    def make(self):
+        return HybridRecommender(
+            item_features=planted_features(missing=(3, 20)),
+            als={"factors": 8, "regularization": 5.0},
+            item2vec={"factors": 16, "window": 10, "epochs": 50, "min_count": 1},
+        )
+
+
+class TestHybridAudioOnly(RecommenderContract):
+    """Only the content part: the blocks come from the planted features alone."""
+
+    def make(self):
+        return HybridRecommender(
+            weights={"als": 0.0, "item2vec": 0.0, "audio": 1.0},
+            item_features=planted_features(),
+        )
+
+
+def test_hybrid_missing_vectors_get_zero_and_parts_add_up():
+    data = planted()
+    model = HybridRecommender(
+        weights={"als": 1.0, "item2vec": 0.0, "audio": 2.0},
+        item_features=planted_features(missing=(3,)),
+        als={"factors": 8, "regularization": 5.0},
+    ).fit(data)
+    parts = model.components(0)
+    assert set(parts) == {"als", "audio"}
+    assert parts["audio"][3] == 0.0
+    np.testing.assert_allclose(model.score_user(0), parts["als"] + 2.0 * parts["audio"])
+    info = model.explain(0, 3)
+    assert set(info["parts"]) == {"als", "audio"} and info["parts"]["audio"] == 0.0
+    with pytest.raises(ValueError, match="rows"):
+        HybridRecommender(item_features=np.zeros((3, 4))).fit(data)
+    with pytest.raises(ValueError, match="unknown hybrid part"):
+        HybridRecommender(weights={"tags": 1.0})
+
+
+def test_pop_bpr_negatives_follow_popularity():
+    listeners = np.array([0.0, 9.0, 99.0])
+    rng = np.random.default_rng(0)
+    for beta, expected in (
+        (0.0, [1 / 3] * 3),
+        (1.0, [1 / 111, 10 / 111, 100 / 111]),
+        (0.5, np.sqrt([1, 10, 100]) / np.sqrt([1, 10, 100]).sum()),
+    ):
+        draws = sample_negatives(negative_cdf(listeners, beta), 60_000, rng)
+        share = np.bincount(draws, minlength=3) / len(draws)
+        np.testing.assert_allclose(share, expected, atol=0.01)
+    model = PopBPRRecommender(factors=4, epochs=5, beta=0.0, seed=1).fit(planted())
+    assert np.all(np.isfinite(model.item_vectors))

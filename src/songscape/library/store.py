@@ -177,8 +177,41 @@ def _migration_1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migration_2(conn: sqlite3.Connection) -> None:
+    """Listening data (issue 6): which file each event/playlist came from, so re-importing a
+    file replaces its rows; the imported files; precomputed recommendations."""
+    for sql in (
+        "ALTER TABLE events ADD COLUMN source TEXT",
+        "ALTER TABLE playlists ADD COLUMN source TEXT",
+        "CREATE INDEX events_source ON events(source)",
+        "CREATE INDEX events_track ON events(track_id)",
+        "CREATE INDEX playlists_source ON playlists(source)",
+        """CREATE TABLE imports (
+            source       TEXT NOT NULL,
+            kind         TEXT NOT NULL CHECK (kind IN ('events', 'playlists')),
+            sha256       TEXT NOT NULL,
+            rows         INTEGER NOT NULL,
+            matched      INTEGER NOT NULL,
+            imported_at  REAL NOT NULL,
+            PRIMARY KEY (source, kind)
+        )""",
+        # Top-k per user and model; `events_digest` says which events they were computed
+        # from (a row is fresh while it equals the digest of the current events).
+        """CREATE TABLE recommendations (
+            user_id        TEXT NOT NULL,
+            model          TEXT NOT NULL,
+            k              INTEGER NOT NULL,
+            items          TEXT NOT NULL,
+            events_digest  TEXT NOT NULL,
+            created_at     REAL NOT NULL,
+            PRIMARY KEY (user_id, model)
+        )""",
+    ):
+        conn.execute(sql)
+
+
 #: Ordered schema migrations; migration ``i`` brings the schema to version ``i + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -13,6 +13,7 @@ Metrics
 * :func:`knn_precision_at_k`: the fraction of each item's ``k`` nearest neighbours
   that share its label (itself, and optionally its whole group, excluded), with a
   bootstrap interval over queries.
+* :func:`multilabel_auc`: macro ROC-AUC and PR-AUC of multi-label tag scores.
 
 Helpers
 -------
@@ -41,6 +42,7 @@ __all__ = [
     "knn_precision_at_k",
     "linear_probe",
     "mfcc_statistics",
+    "multilabel_auc",
     "plot_confusion_matrix",
     "wilson_interval",
 ]
@@ -482,6 +484,77 @@ def knn_precision_at_k(
         "grouped": groups is not None,
         "per_query": per_query,
         "neighbours": neighbours,
+    }
+
+
+# ---- multi-label tagging ------------------------------------------------------------------
+
+
+def multilabel_auc(y_true: Any, scores: Any) -> dict[str, Any]:
+    """Macro ROC-AUC and PR-AUC of tag scores, the usual auto-tagging figures.
+
+    Per tag (column), ROC-AUC is :func:`sklearn.metrics.roc_auc_score` (the probability
+    that a random positive item scores above a random negative one, ties counting half)
+    and PR-AUC is :func:`sklearn.metrics.average_precision_score` (average precision:
+    the mean over positives of the precision at their rank, no interpolation). Both are
+    averaged with equal weight per tag (macro). A tag whose column is all 0 or all 1 has
+    no defined AUC and is skipped (listed in ``skipped``).
+
+    Parameters
+    ----------
+    y_true : array_like, shape (n, n_tags)
+        0/1 ground truth.
+    scores : array_like, shape (n, n_tags)
+        Finite scores (probabilities or logits; only their order matters).
+
+    Returns
+    -------
+    dict
+        ``roc_auc``, ``pr_auc`` (macro), ``per_tag_roc_auc``, ``per_tag_pr_auc`` (lists,
+        None for skipped tags), ``n_tags`` (scored), ``skipped`` (indices), ``n``.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ or are not 2-D, labels other than 0/1, non-finite scores, no tag
+        with both positive and negative items.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    truth = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    if truth.ndim != 2 or s.ndim != 2:
+        raise ValueError(f"y_true and scores must be 2-D (n, n_tags), got {truth.shape}, {s.shape}")
+    if truth.shape != s.shape:
+        raise ValueError(f"y_true {truth.shape} and scores {s.shape} differ in shape")
+    if truth.shape[0] < 2:
+        raise ValueError("need at least 2 items")
+    if not np.all(np.isin(truth, (0, 1))):
+        raise ValueError("y_true must hold only 0 and 1")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores contain NaN or infinite values")
+    truth = truth.astype(np.int64)
+    roc, pr, skipped = [], [], []
+    for j in range(truth.shape[1]):
+        positives = truth[:, j].sum()
+        if positives == 0 or positives == len(truth):
+            roc.append(None)
+            pr.append(None)
+            skipped.append(j)
+            continue
+        roc.append(float(roc_auc_score(truth[:, j], s[:, j])))
+        pr.append(float(average_precision_score(truth[:, j], s[:, j])))
+    scored = [v for v in roc if v is not None]
+    if not scored:
+        raise ValueError("no tag has both positive and negative items: AUC is undefined")
+    return {
+        "roc_auc": float(np.mean(scored)),
+        "pr_auc": float(np.mean([v for v in pr if v is not None])),
+        "per_tag_roc_auc": roc,
+        "per_tag_pr_auc": pr,
+        "n_tags": len(scored),
+        "skipped": skipped,
+        "n": int(truth.shape[0]),
     }
 
 

@@ -193,8 +193,23 @@ def load_model(name: str) -> AudioModel:
     return model
 
 
+def unregister_model(name: str) -> None:
+    """Remove a model (e.g. a trained model whose checkpoint was replaced or deleted)."""
+    _MODELS.pop(name, None)
+    _LOADED.pop(name, None)
+
+
+_TRAINED_SCANNED = False
+
+
 def _ensure_builtins() -> None:
+    global _TRAINED_SCANNED
     if not _MODELS:
         from songscape.models import pretrained
 
         pretrained.register_pretrained_models()
+    if not _TRAINED_SCANNED:  # models trained with `songscape train` (see models/trained.py)
+        _TRAINED_SCANNED = True
+        from songscape.models import trained
+
+        trained.register_trained_models()

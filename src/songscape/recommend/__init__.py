@@ -1,4 +1,5 @@
-"""Recommendations from listening history: data, models, metrics and offline evaluation."""
+"""Recommendations from listening history: data, models, metrics, offline evaluation,
+importing events/playlists into a library, item2vec with words, cold start and serving."""
 
 from songscape.recommend.data import (
     Interactions,
@@ -12,7 +13,9 @@ from songscape.recommend.models import (
     MODELS,
     ALSRecommender,
     BPRRecommender,
+    HybridRecommender,
     Item2VecRecommender,
+    PopBPRRecommender,
     PopularityRecommender,
     Recommender,
     make_model,
@@ -22,8 +25,10 @@ __all__ = [
     "MODELS",
     "ALSRecommender",
     "BPRRecommender",
+    "HybridRecommender",
     "Interactions",
     "Item2VecRecommender",
+    "PopBPRRecommender",
     "PopularityRecommender",
     "Recommender",
     "clean",

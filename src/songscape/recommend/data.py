@@ -13,7 +13,8 @@ Data hygiene (:func:`clean`, after the Clova talk: abusive or degenerate users d
 * ``max_plays_quantile`` (default 0.999): drop "over-clickers", users whose total play count
   is above this quantile of all users' totals (``None`` keeps everyone);
 * ``top_n_only`` (default 100): drop users *all* of whose items are among the N most popular
-  items (by number of listeners); such users carry no taste signal (``None`` or 0 disables).
+  items (by number of listeners); such users carry no taste signal (``None`` or 0 disables;
+  so does an N at least the catalog size, where it would drop everyone).
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def clean(
     report["over_clickers"] = int((over & keep).sum())
     keep &= ~over
     top_only = np.zeros(inter.n_users, dtype=bool)
-    if top_n_only:
+    if top_n_only and top_n_only < inter.n_items:  # (N >= catalog would drop everyone)
         listeners = np.diff(m.tocsc().indptr)
         top = np.zeros(inter.n_items, dtype=bool)
         top[np.argsort(-listeners, kind="stable")[:top_n_only]] = True

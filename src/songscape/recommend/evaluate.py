@@ -22,7 +22,7 @@ from songscape.recommend import metrics
 from songscape.recommend.data import Interactions
 from songscape.recommend.models import make_model
 
-DEFAULT_MODELS = ("popularity", "als", "bpr", "item2vec")
+DEFAULT_MODELS = ("popularity", "als", "bpr", "item2vec", "hybrid")
 
 
 def split_holdout(

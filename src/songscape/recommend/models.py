@@ -294,7 +294,11 @@ class Item2VecRecommender(_EmbeddingRecommender):
     one "sentence" (ordered by play count, most played first; a large window makes the order
     matter little). A user is the mean of their items' unit vectors; items score by cosine.
     Items with fewer than ``min_count`` listeners get no vector (their vectors are noise that
-    floods recommendations with the long tail) and score -inf."""
+    floods recommendations with the long tail) and score -inf.
+
+    Negative sampling is popularity-aware: negatives are drawn from the unigram (listener
+    count) distribution raised to ``ns_exponent`` (word2vec's 0.75 by default; 1 samples in
+    proportion to popularity, 0 uniformly, negative values favour rare items)."""
 
     name = "item2vec"
 
@@ -305,11 +309,12 @@ class Item2VecRecommender(_EmbeddingRecommender):
         epochs: int = 5,
         negative: int = 5,
         min_count: int = 30,
+        ns_exponent: float = 0.75,
         seed: int = 0,
     ):
         super().__init__(seed)
         self.factors, self.window, self.epochs, self.negative = factors, window, epochs, negative
-        self.min_count = min_count
+        self.min_count, self.ns_exponent = min_count, ns_exponent
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
         from gensim.models import Word2Vec
@@ -328,6 +333,7 @@ class Item2VecRecommender(_EmbeddingRecommender):
             min_count=self.min_count,
             sg=1,
             negative=self.negative,
+            ns_exponent=self.ns_exponent,
             sample=0,
             epochs=self.epochs,
             seed=self.seed,
@@ -365,11 +371,266 @@ class Item2VecRecommender(_EmbeddingRecommender):
         return top, sims[top]
 
 
+def negative_cdf(listeners: np.ndarray, beta: float) -> np.ndarray:
+    """CDF of popularity-aware negative sampling: P(item) ∝ (listeners + 1) ** beta."""
+    p = np.power(np.asarray(listeners, dtype=np.float64) + 1.0, beta)
+    return np.cumsum(p / p.sum())
+
+
+def sample_negatives(cdf: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` item indices drawn from :func:`negative_cdf`'s distribution."""
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), len(cdf) - 1).astype(np.int64)
+
+
+class PopBPRRecommender(_EmbeddingRecommender):
+    """BPR with popularity-aware negative sampling (numpy, mini-batch SGD).
+
+    ``implicit``'s BPR draws negatives uniformly, so most negatives are obscure items the
+    user never had a chance to meet and the model learns little from them. Here a
+    negative item is drawn with probability proportional to ``listeners ** beta``
+    (``beta`` = 0 is uniform, 1 in proportion to popularity; rejected and redrawn when the
+    user has played it), which pushes popular-but-unplayed items down (Rendle &
+    Freudenthaler 2014 discuss adaptive variants). Item biases are learned; scores are
+    ``user · item + bias``.
+    """
+
+    name = "bpr-pop"
+
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        epochs: int = 30,
+        beta: float = 0.5,
+        batch_size: int = 1024,
+        seed: int = 0,
+    ):
+        super().__init__(seed)
+        self.factors, self.learning_rate = factors, learning_rate
+        self.regularization = regularization
+        self.epochs, self.beta, self.batch_size = epochs, beta, batch_size
+
+    def _fit(self, matrix: sp.csr_matrix) -> None:
+        rng = np.random.default_rng(self.seed)
+        n_users, n_items = matrix.shape
+        users = np.repeat(np.arange(n_users), np.diff(matrix.indptr))
+        pos = matrix.indices.astype(np.int64)
+        listeners = np.diff(matrix.tocsc().indptr).astype(np.float64)
+        cdf = negative_cdf(listeners, self.beta)
+        seen = set((users * n_items + pos).tolist())
+        scale = 1.0 / np.sqrt(self.factors)
+        uv = rng.normal(0, scale, (n_users, self.factors))
+        iv = rng.normal(0, scale, (n_items, self.factors))
+        bias = np.zeros(n_items)
+        lr, reg = self.learning_rate, self.regularization
+        for _ in range(self.epochs):
+            order = rng.permutation(len(pos))
+            for start in range(0, len(order), self.batch_size):
+                b = order[start : start + self.batch_size]
+                u, i = users[b], pos[b]
+                j = sample_negatives(cdf, len(b), rng)
+                for _retry in range(3):  # redraw negatives the user has played
+                    bad = np.fromiter((x in seen for x in (u * n_items + j).tolist()), bool, len(b))
+                    if not bad.any():
+                        break
+                    j[bad] = sample_negatives(cdf, int(bad.sum()), rng)
+                keep = ~np.fromiter((x in seen for x in (u * n_items + j).tolist()), bool, len(b))
+                u, i, j = u[keep], i[keep], j[keep]
+                wu, wi, wj = uv[u], iv[i], iv[j]
+                x = np.einsum("ij,ij->i", wu, wi - wj) + bias[i] - bias[j]
+                g = 1.0 / (1.0 + np.exp(np.clip(x, -30, 30)))  # sigmoid(-x)
+                np.add.at(uv, u, lr * (g[:, None] * (wi - wj) - reg * wu))
+                np.add.at(iv, i, lr * (g[:, None] * wu - reg * wi))
+                np.add.at(iv, j, lr * (-g[:, None] * wu - reg * wj))
+                np.add.at(bias, i, lr * (g - reg * bias[i]))
+                np.add.at(bias, j, lr * (-g - reg * bias[j]))
+        # fold the bias in as an extra dimension, as implicit does
+        self.user_vectors = np.hstack([uv, np.ones((n_users, 1))]).astype(np.float32)
+        self.item_vectors = np.hstack([iv, bias[:, None]]).astype(np.float32)
+        self._unit = None
+
+
+def _zscore(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Standardise over the items in ``mask`` (all by default); the others get 0."""
+    out = np.zeros(len(values), dtype=np.float64)
+    m = np.isfinite(values) if mask is None else (mask & np.isfinite(values))
+    if m.sum() < 2:
+        return out
+    v = values[m].astype(np.float64)
+    sd = v.std()
+    out[m] = (v - v.mean()) / sd if sd > 0 else 0.0
+    return out
+
+
+def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-length rows and the mask of rows that are a vector (finite, non-zero)."""
+    x = np.asarray(x, dtype=np.float32)
+    ok = np.all(np.isfinite(x), axis=1)
+    x = np.where(ok[:, None], x, 0.0)
+    norms = np.linalg.norm(x, axis=1)
+    ok &= norms > 0
+    return (x / np.maximum(norms, 1e-12)[:, None]).astype(np.float32), ok
+
+
+DEFAULT_HYBRID_WEIGHTS = {"als": 1.0, "item2vec": 0.75, "audio": 0.5}
+
+
+class HybridRecommender(Recommender):
+    """A blend of collaborative filtering and content similarity.
+
+    ``score(u, i) = w_als · z(ALS score) + w_item2vec · z(cos(item2vec profile of u, i))
+    + w_audio · z(cos(audio profile of u, i))``, where ``z`` standardises a part over the
+    items (mean 0, sd 1, per user) and a profile is the count-weighted (log1p) mean of the
+    unit vectors of the user's items. An item with no vector for a part (no item2vec
+    vector: too few listeners; no ``item_features`` row: no audio) gets 0 for that part,
+    the mean, so it neither wins nor loses by it. A part whose weight is 0 is not fitted.
+
+    Parameters
+    ----------
+    weights : dict, optional
+        ``{"als", "item2vec", "audio"}`` weights (default :data:`DEFAULT_HYBRID_WEIGHTS`;
+        the audio part only counts when ``item_features`` are given).
+    item_features : ndarray, optional
+        (n_items, d) content vectors aligned with the items (audio embeddings from the
+        library, tag vectors, ...); rows of zeros or NaN mean "no vector".
+    item2vec_vectors : ndarray, optional
+        (n_items, d) item2vec vectors trained elsewhere (e.g. on playlists or sessions,
+        :mod:`songscape.recommend.words`); default: an :class:`Item2VecRecommender` is
+        fitted on the interactions.
+    als, item2vec : dict, optional
+        Keyword arguments of the :class:`ALSRecommender` / :class:`Item2VecRecommender`.
+    seed : int
+        Seed of the parts.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        weights: dict[str, float] | None = None,
+        item_features: np.ndarray | None = None,
+        item2vec_vectors: np.ndarray | None = None,
+        als: dict | None = None,
+        item2vec: dict | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(seed)
+        w = dict(DEFAULT_HYBRID_WEIGHTS)
+        unknown = set(weights or {}) - set(w)
+        if unknown:
+            raise ValueError(f"unknown hybrid part(s) {sorted(unknown)} (als, item2vec, audio)")
+        w.update(weights or {})
+        if any(v < 0 for v in w.values()) or not any(v > 0 for v in w.values()):
+            raise ValueError("hybrid weights must be >= 0 and not all 0")
+        self.weights = w
+        self.item_features = item_features
+        self.item2vec_vectors = item2vec_vectors
+        self.als_params, self.item2vec_params = dict(als or {}), dict(item2vec or {})
+        self.parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _fit(self, matrix: sp.csr_matrix) -> None:
+        n_items = matrix.shape[1]
+        self.parts = {}
+        self.als = None
+        if self.weights["als"] > 0:
+            self.als = ALSRecommender(seed=self.seed, **self.als_params)
+            self.als.fit(matrix)
+            self.parts["als"] = _unit_rows(self.als.item_vectors)
+        if self.weights["item2vec"] > 0:
+            if self.item2vec_vectors is not None:
+                vecs = np.asarray(self.item2vec_vectors)
+                if vecs.shape[0] != n_items:
+                    raise ValueError(f"item2vec_vectors has {vecs.shape[0]} rows, not {n_items}")
+                self.parts["item2vec"] = _unit_rows(vecs)
+            else:
+                params = {"min_count": 5, **self.item2vec_params}
+                i2v = Item2VecRecommender(seed=self.seed, **params)
+                i2v._fit(matrix)
+                self.parts["item2vec"] = (i2v.item_vectors, i2v._known.copy())
+        if self.weights["audio"] > 0 and self.item_features is not None:
+            feats = np.asarray(self.item_features)
+            if feats.shape[0] != n_items:
+                raise ValueError(f"item_features has {feats.shape[0]} rows, not {n_items}")
+            self.parts["audio"] = _unit_rows(feats)
+
+    def _profile(self, u: int, part: str) -> np.ndarray | None:
+        vecs, ok = self.parts[part]
+        lo, hi = self._train.indptr[u], self._train.indptr[u + 1]
+        idx, cnt = self._train.indices[lo:hi], self._train.data[lo:hi]
+        keep = ok[idx]
+        if not keep.any():
+            return None
+        w = np.log1p(cnt[keep]).astype(np.float32)
+        prof = (vecs[idx[keep]] * w[:, None]).sum(axis=0)
+        n = float(np.linalg.norm(prof))
+        return prof / n if n > 0 else None
+
+    def components(self, user_index: int) -> dict[str, np.ndarray]:
+        """The standardised part scores of every item for one user (before weighting)."""
+        u = self._check_user(user_index)
+        out = {}
+        if self.als is not None:
+            out["als"] = _zscore(self.als.score_user(u))
+        for part in ("item2vec", "audio"):
+            if part not in self.parts:
+                continue
+            vecs, ok = self.parts[part]
+            prof = self._profile(u, part)
+            if prof is None:
+                out[part] = np.zeros(self.n_items)
+            else:
+                out[part] = _zscore((vecs @ prof).astype(np.float64), ok)
+        return out
+
+    def score_user(self, user_index: int) -> np.ndarray:
+        total = np.zeros(self.n_items)
+        for part, values in self.components(user_index).items():
+            total += self.weights[part] * values
+        return total
+
+    def similar_items(self, item_index: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        i = self._check_item(item_index)
+        sims = np.zeros(self.n_items)
+        for part, (vecs, ok) in self.parts.items():
+            if ok[i]:
+                sims += self.weights[part] * np.where(ok, vecs @ vecs[i], 0.0)
+        sims[i] = -np.inf
+        top = _top_k(sims, k)
+        return top, sims[top]
+
+    def explain(self, user_index: int, item_index: int, n: int = 5) -> dict:
+        """The weighted parts of the score and the user's items closest to the item."""
+        u, i = self._check_user(user_index), self._check_item(item_index)
+        comps = self.components(u)
+        parts = {p: round(float(self.weights[p] * v[i]), 4) for p, v in comps.items()}
+        seen = self._seen(u)
+        sims = np.zeros(len(seen))
+        for part, (vecs, ok) in self.parts.items():
+            if ok[i]:
+                sims += self.weights[part] * np.where(ok[seen], vecs[seen] @ vecs[i], 0.0)
+        order = np.argsort(-sims, kind="stable")[:n]
+        return {
+            "model": self.name,
+            "user": u,
+            "item": i,
+            "score": float(sum(parts.values())),
+            "parts": parts,
+            "weights": {p: self.weights[p] for p in comps},
+            "because_you_listened": [
+                {"item": int(seen[j]), "similarity": float(sims[j])} for j in order
+            ],
+            "seen": bool(i in set(seen.tolist())),
+        }
+
+
 MODELS: dict[str, type[Recommender]] = {
     "popularity": PopularityRecommender,
     "als": ALSRecommender,
     "bpr": BPRRecommender,
+    "bpr-pop": PopBPRRecommender,
     "item2vec": Item2VecRecommender,
+    "hybrid": HybridRecommender,
 }
 
 

@@ -704,6 +704,39 @@ def create_app(
             headers={"Server-Timing": f"map;dur={(time.perf_counter() - t0) * 1000:.1f}"},
         )  # fmt: skip
 
+    @app.get("/api/recommend", tags=["recommend"],
+             summary="Recommendations from listening history")  # fmt: skip
+    def recommend(
+        user: Annotated[str | None, Query(max_length=200, description="a user of the "
+                                          "imported events")] = None,
+        seed: Annotated[list[str] | None, Query(description="repeatable: a new user's "
+                                                "liked track ids or items")] = None,
+        k: Annotated[int, Query(ge=1, le=200, description="results wanted")] = 20,
+        model: Annotated[Literal["als", "bpr", "bpr-pop", "item2vec", "hybrid",
+                                 "popularity"], Query()] = "als",
+    ) -> dict:  # fmt: skip
+        """Top-k items for a user (a fresh precomputed list when there is one, see
+        `songscape recommend --precompute`) or for seed tracks (ALS fold-in). Items linked
+        to library tracks carry `track_id`, `title`, `artist` and `audio_url`; 404 for an
+        unknown user or seed, or a library without listening events."""
+        from songscape.recommend import service
+
+        if (user is None) == (not seed):
+            raise ApiError(422, "bad parameter — give user or seed (not both)")
+        try:
+            if user is not None:
+                result = state.call(lambda lib: service.recommend_user(lib.store, user, k, model))
+            else:
+                seeds = list(seed or [])
+                result = state.call(lambda lib: service.recommend_seed(lib.store, seeds, k))
+        except (LookupError, service.NoEventsError) as err:
+            raise ApiError(404, str(err.args[0] if err.args else err)) from err
+        except ValueError as err:
+            raise ApiError(400, str(err)) from err
+        for r in result["results"]:
+            r["audio_url"] = f"/api/tracks/{r['track_id']}/audio" if r["track_id"] else None
+        return result
+
     return app
 
 

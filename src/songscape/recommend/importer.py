@@ -1,0 +1,476 @@
+"""Import listening events and playlists into a library, linking items to its tracks.
+
+Formats
+    Events (``import_events``):
+
+    * ``hetrec``: Last.fm HetRec 2011 ``user_artists.dat`` (``userID artistID weight``,
+      tab-separated, with that header); the weight is the play count;
+    * ``csv`` / ``tsv``: a header naming ``user`` and ``item`` and optionally ``count``
+      (> 0, default 1), ``timestamp`` (a number, e.g. Unix seconds), ``artist``, ``title``;
+    * ``jsonl``: one object per line with the same keys.
+
+    Playlists (``import_playlists``): ``csv`` / ``tsv`` / ``jsonl`` rows of ``playlist``,
+    ``item`` and optionally ``position`` (an integer; default: the row order within the
+    playlist), ``title`` (the playlist's), ``tags`` (the playlist's, separated by ``|`` or
+    ``,``), ``artist``, ``track_title`` (of the item, for linking).
+
+Linking
+    An item is linked to a library track (``track_id``) by, in order: the track id, the
+    file path (as given, then resolved), or the normalised "artist - title" (see
+    :func:`normalise`) against the tracks' metadata: from the row's ``artist`` and
+    ``title`` (``track_title`` for playlists) when given, else from an item written
+    ``"Artist - Title"``. Unmatched items are kept with ``track_id`` NULL: collaborative
+    filtering needs no audio.
+
+Errors and idempotence
+    A malformed row raises :class:`ImportFormatError` naming the file and line, and
+    nothing is imported (one transaction); with ``skip_bad=True`` bad rows are skipped and
+    counted instead (the first few messages are reported). Rows remember their source
+    file (its absolute path): re-importing a file first deletes what that file imported
+    before, so importing twice never duplicates, and an edited file replaces its rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from songscape.library.store import LibraryStore
+
+EVENT_FORMATS = ("hetrec", "csv", "tsv", "jsonl")
+PLAYLIST_FORMATS = ("csv", "tsv", "jsonl")
+MAX_REPORTED_ERRORS = 10
+
+_FEAT = re.compile(r"[\(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s[^\)\]]*[\)\]]|"
+                   r"\s(?:feat\.?|ft\.?|featuring)\s.*$", re.IGNORECASE)  # fmt: skip
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+class ImportFormatError(ValueError):
+    """A malformed row (the message names the file and line)."""
+
+
+def normalise(text: str | None) -> str:
+    """Lowercase, accents stripped, "feat." parts and punctuation removed, spaces collapsed.
+
+    Parameters
+    ----------
+    text : str or None
+        An artist name or a title.
+
+    Returns
+    -------
+    str
+        E.g. ``"Beyoncé (feat. Jay-Z)"`` -> ``"beyonce"``, ``"Don't Stop!"`` -> ``"dont stop"``.
+    """
+    if not text:
+        return ""
+    text = _FEAT.sub(" ", unicodedata.normalize("NFKC", text))
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.casefold().replace("&", " and ").replace("'", "").replace("\u2019", "")
+    return " ".join(_NON_WORD.sub(" ", text).replace("_", " ").split())
+
+
+def artist_title_key(artist: str | None, title: str | None) -> str | None:
+    """The matching key of an (artist, title) pair, or None when either is empty."""
+    a, t = normalise(artist), normalise(title)
+    return f"{a}\t{t}" if a and t else None
+
+
+class TrackLinker:
+    """Links item strings to the library's track ids (see the module docstring).
+
+    Parameters
+    ----------
+    store : LibraryStore
+        The library whose ``tracks`` table is matched against (missing tracks too, but
+        healthy ones win a tie).
+    """
+
+    def __init__(self, store: LibraryStore):
+        self.by_id: dict[str, str] = {}
+        self.by_path: dict[str, str] = {}
+        self.by_key: dict[str, str] = {}
+        rows = store.conn.execute(
+            "SELECT id, path, artist, title, status FROM tracks ORDER BY status != 'ok', id"
+        ).fetchall()
+        for r in rows:
+            self.by_id[r["id"]] = r["id"]
+            self.by_path.setdefault(r["path"], r["id"])
+            key = artist_title_key(r["artist"], r["title"])
+            if key:
+                self.by_key.setdefault(key, r["id"])
+
+    def link(
+        self, item: str, artist: str | None = None, title: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """``(track_id, how)`` with how in ``id``, ``path``, ``artist-title``; else (None, None)."""
+        if item in self.by_id:
+            return item, "id"
+        if item in self.by_path:
+            return self.by_path[item], "path"
+        if "/" in item or "\\" in item:
+            try:
+                resolved = str(Path(item).expanduser().resolve())
+            except (OSError, RuntimeError):
+                resolved = None
+            if resolved in self.by_path:
+                return self.by_path[resolved], "path"
+        key = artist_title_key(artist, title)
+        if key is None and " - " in item:
+            a, t = item.split(" - ", 1)
+            key = artist_title_key(a, t)
+        if key is not None and key in self.by_key:
+            return self.by_key[key], "artist-title"
+        return None, None
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _iter_table(path: Path, fmt: str) -> Iterator[tuple[int, dict | str]]:
+    """``(line, {column: text})`` per data row, or ``(line, error message)``."""
+    if fmt == "jsonl":
+        with open(path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield lineno, f"invalid JSON: {err.msg}"
+                    continue
+                if not isinstance(obj, dict):
+                    yield lineno, "expected a JSON object"
+                    continue
+                yield (
+                    lineno,
+                    {str(k).lower(): (None if v is None else str(v)) for k, v in obj.items()},
+                )
+        return
+    with open(path, encoding="utf-8", newline="") as f:
+        if fmt == "hetrec":
+            delimiter = "\t"
+        elif fmt == "tsv":
+            delimiter = "\t"
+        else:
+            delimiter = ","
+        reader = csv.reader(f, delimiter=delimiter)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if fmt == "hetrec":
+            if header[:3] != ["userid", "artistid", "weight"]:
+                raise ImportFormatError(
+                    f"{path}:1: expected header 'userID<TAB>artistID<TAB>weight', got {header!r}"
+                )
+            header = ["user", "item", "count"]
+        yield 1, {"__header__": ",".join(header)}
+        for row in reader:
+            lineno = reader.line_num
+            if not row or all(not x.strip() for x in row):
+                continue
+            if len(row) != len(header):
+                yield lineno, f"expected {len(header)} fields, got {len(row)}"
+                continue
+            yield lineno, {h: v.strip() for h, v in zip(header, row, strict=True)}
+
+
+def _number(values: dict, key: str, default: float | None) -> float | None:
+    text = values.get(key)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{key} is not a number: {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{key} is not finite: {text!r}")
+    return value
+
+
+def _parse(path: Path, fmt: str, required: tuple[str, ...], check) -> tuple[list[_Row], list[str]]:
+    rows: list[_Row] = []
+    errors: list[str] = []
+    for lineno, values in _iter_table(path, fmt):
+        if isinstance(values, dict) and "__header__" in values:
+            header = values["__header__"].split(",")
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ImportFormatError(
+                    f"{path}:1: the header must name {', '.join(required)} "
+                    f"(missing {', '.join(missing)}), got {header}"
+                )
+            continue
+        if isinstance(values, str):
+            errors.append(f"{path}:{lineno}: {values}")
+            continue
+        try:
+            for c in required:
+                if not (values.get(c) or "").strip():
+                    raise ValueError(f"empty {c}")
+            rows.append(_Row(lineno, check(values)))
+        except ValueError as err:
+            errors.append(f"{path}:{lineno}: {err}")
+    return rows, errors
+
+
+def _check_event(values: dict) -> dict:
+    count = _number(values, "count", 1.0)
+    if count <= 0:
+        raise ValueError(f"count must be > 0, got {values.get('count')!r}")
+    return {
+        "user": values["user"].strip(),
+        "item": values["item"].strip(),
+        "count": count,
+        "timestamp": _number(values, "timestamp", None),
+        "artist": values.get("artist"),
+        "title": values.get("title"),
+    }
+
+
+def _check_playlist_row(values: dict) -> dict:
+    pos = _number(values, "position", None)
+    if pos is not None and (pos != int(pos) or pos < 0):
+        raise ValueError(f"position must be a non-negative integer, got {values['position']!r}")
+    return {
+        "playlist": values["playlist"].strip(),
+        "item": values["item"].strip(),
+        "position": None if pos is None else int(pos),
+        "title": values.get("title") or None,
+        "tags": values.get("tags") or None,
+        "artist": values.get("artist"),
+        "track_title": values.get("track_title"),
+    }
+
+
+def _prepare(path: str | Path, fmt: str, formats: tuple[str, ...]) -> Path:
+    if fmt not in formats:
+        raise ValueError(f"unknown format {fmt!r} (choose from {', '.join(formats)})")
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    return path
+
+
+def _fail_or_report(errors: list[str], skip_bad: bool) -> dict:
+    if errors and not skip_bad:
+        more = f" (and {len(errors) - 1} more bad rows)" if len(errors) > 1 else ""
+        raise ImportFormatError(
+            f"{errors[0]}{more}; nothing was imported (use --skip-bad to skip bad rows)"
+        )
+    return {"skipped": len(errors), "errors": errors[:MAX_REPORTED_ERRORS]}
+
+
+def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: bool = False) -> dict:
+    """Import a listening-events file into ``store`` (users, events), replacing that file's
+    previous import.
+
+    Parameters
+    ----------
+    store : LibraryStore
+        A writable library.
+    path : path-like
+        The events file.
+    fmt : str
+        ``hetrec``, ``csv``, ``tsv`` or ``jsonl`` (see the module docstring).
+    skip_bad : bool
+        Skip malformed rows (counted in the report) instead of importing nothing.
+
+    Returns
+    -------
+    dict
+        ``source``, ``rows``, ``users``, ``items``, ``matched`` / ``unmatched`` (distinct
+        items), ``matched_by`` (``{id, path, artist-title: n}``), ``replaced`` (rows of a
+        previous import of the same file), ``skipped`` and ``errors``.
+
+    Raises
+    ------
+    ImportFormatError
+        A malformed row (without ``skip_bad``) or header; nothing is written.
+    """
+    path = _prepare(path, fmt, EVENT_FORMATS)
+    rows, errors = _parse(path, fmt, ("user", "item"), _check_event)
+    report = _fail_or_report(errors, skip_bad)
+    source = str(path.resolve())
+    digest = _sha256(path)
+    linker = TrackLinker(store)
+    links: dict[tuple[str, str | None, str | None], tuple[str | None, str | None]] = {}
+    out = []
+    for r in rows:
+        v = r.values
+        key = (v["item"], v["artist"], v["title"])
+        if key not in links:
+            links[key] = linker.link(*key)
+        out.append((v["user"], v["item"], links[key][0], v["count"], v["timestamp"], source))
+    items = {}
+    for (item, _, _), (_track_id, how) in links.items():
+        if items.get(item) is None:
+            items[item] = how
+    users = sorted({o[0] for o in out})
+    now = time.time()
+    with store.transaction() as conn:
+        replaced = conn.execute("DELETE FROM events WHERE source = ?", (source,)).rowcount
+        conn.executemany(
+            "INSERT OR IGNORE INTO users(id, added_at) VALUES (?, ?)", [(u, now) for u in users]
+        )
+        conn.executemany(
+            "INSERT INTO events(user_id, item, track_id, count, timestamp, source) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            out,
+        )
+        matched = sum(1 for how in items.values() if how)
+        conn.execute(
+            "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
+            "VALUES (?, 'events', ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
+            "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
+            "imported_at = excluded.imported_at",
+            (source, digest, len(out), matched, now),
+        )
+    by: dict[str, int] = {}
+    for how in items.values():
+        if how:
+            by[how] = by.get(how, 0) + 1
+    return {
+        "source": source,
+        "format": fmt,
+        "rows": len(out),
+        "users": len(users),
+        "items": len(items),
+        "matched": matched,
+        "unmatched": len(items) - matched,
+        "matched_by": by,
+        "replaced": replaced,
+        **report,
+    }
+
+
+def _split_tags(text: str | None) -> str | None:
+    if not text:
+        return None
+    sep = "|" if "|" in text else ","
+    tags = [t.strip() for t in text.split(sep) if t.strip()]
+    return "|".join(tags) or None
+
+
+def import_playlists(
+    store: LibraryStore, path: str | Path, fmt: str = "csv", skip_bad: bool = False
+) -> dict:
+    """Import a playlists file (``playlists``, ``playlist_items``), replacing that file's
+    previous import; a playlist id already imported from another file is replaced too.
+
+    Parameters
+    ----------
+    store : LibraryStore
+        A writable library.
+    path : path-like
+        The playlists file.
+    fmt : str
+        ``csv``, ``tsv`` or ``jsonl`` (see the module docstring).
+    skip_bad : bool
+        Skip malformed rows (counted in the report) instead of importing nothing.
+
+    Returns
+    -------
+    dict
+        ``source``, ``playlists``, ``rows``, ``items``, ``matched``, ``unmatched``,
+        ``matched_by``, ``replaced`` (playlists), ``skipped``, ``errors``.
+    """
+    path = _prepare(path, fmt, PLAYLIST_FORMATS)
+    rows, errors = _parse(path, fmt, ("playlist", "item"), _check_playlist_row)
+    # positions must be unique within a playlist
+    seen: dict[tuple[str, int], int] = {}
+    for r in list(rows):
+        pos = r.values["position"]
+        if pos is None:
+            continue
+        key = (r.values["playlist"], pos)
+        if key in seen:
+            errors.append(
+                f"{path}:{r.line}: position {pos} of playlist {key[0]!r} repeats line {seen[key]}"
+            )
+            rows.remove(r)
+        else:
+            seen[key] = r.line
+    report = _fail_or_report(errors, skip_bad)
+    source = str(path.resolve())
+    digest = _sha256(path)
+    linker = TrackLinker(store)
+    playlists: dict[str, dict] = {}
+    for r in rows:
+        v = r.values
+        pl = playlists.setdefault(v["playlist"], {"title": None, "tags": None, "items": []})
+        pl["title"] = pl["title"] or v["title"]
+        pl["tags"] = pl["tags"] or _split_tags(v["tags"])
+        pl["items"].append(v)
+    items: dict[str, str | None] = {}
+    inserts = []
+    for pid, pl in playlists.items():
+        # explicit positions first (in order), then the rows without one, in file order
+        explicit = sorted((v for v in pl["items"] if v["position"] is not None),
+                          key=lambda v: v["position"])  # fmt: skip
+        implicit = [v for v in pl["items"] if v["position"] is None]
+        next_pos = (explicit[-1]["position"] + 1) if explicit else 0
+        for v in implicit:
+            v["position"] = next_pos
+            next_pos += 1
+        for v in explicit + implicit:
+            track_id, how = linker.link(v["item"], v["artist"], v["track_title"])
+            if items.get(v["item"]) is None:
+                items[v["item"]] = how
+            inserts.append((pid, v["position"], v["item"], track_id))
+    now = time.time()
+    with store.transaction() as conn:
+        old = {r[0] for r in conn.execute("SELECT id FROM playlists WHERE source = ?", (source,))}
+        old |= {p for p in playlists if conn.execute(
+            "SELECT 1 FROM playlists WHERE id = ?", (p,)).fetchone()}  # fmt: skip
+        conn.executemany("DELETE FROM playlists WHERE id = ?", [(p,) for p in old])
+        conn.executemany(
+            "INSERT INTO playlists(id, title, tags, source) VALUES (?, ?, ?, ?)",
+            [(p, pl["title"], pl["tags"], source) for p, pl in playlists.items()],
+        )
+        conn.executemany(
+            "INSERT INTO playlist_items(playlist_id, position, item, track_id) VALUES (?, ?, ?, ?)",
+            inserts,
+        )
+        matched = sum(1 for how in items.values() if how)
+        conn.execute(
+            "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
+            "VALUES (?, 'playlists', ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
+            "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
+            "imported_at = excluded.imported_at",
+            (source, digest, len(inserts), matched, now),
+        )
+    by: dict[str, int] = {}
+    for how in items.values():
+        if how:
+            by[how] = by.get(how, 0) + 1
+    return {
+        "source": source,
+        "format": fmt,
+        "playlists": len(playlists),
+        "rows": len(inserts),
+        "items": len(items),
+        "matched": matched,
+        "unmatched": len(items) - matched,
+        "matched_by": by,
+        "replaced": len(old),
+        **report,
+    }

@@ -1,0 +1,311 @@
+"""Recommendations from a library's events: the CLI commands, the model cache, precomputed
+lists in SQLite and Redis."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from songscape.cli import RECOMMEND_MODELS, main
+from songscape.library.store import LibraryStore
+from songscape.recommend import service
+from songscape.recommend.models import MODELS
+from songscape.server.synthetic import build_synthetic_library
+
+N_TRACKS, N_PLAYED = 64, 48
+
+
+def make_listening_library(base: Path) -> tuple[Path, list[str], Path]:
+    """A synthetic library (64 tracks with embeddings) and an events CSV: users of a genre
+    play 4 of that genre's first 48 tracks (by id, path or "artist - title") plus outside
+    items of their genre; the last 16 tracks are never played (cold)."""
+    root = base / "lib"
+    ids = build_synthetic_library(root, N_TRACKS, seed=11)
+    with LibraryStore(root) as store:
+        tracks = [store.get_track(t) for t in ids]
+    rng = np.random.default_rng(0)
+    by_genre: dict[str, list] = {}
+    for t in tracks[:N_PLAYED]:
+        by_genre.setdefault(t["genre"], []).append(t)
+    rows = ["user,item,count,timestamp"]
+    n = 0
+    for genre, group in sorted(by_genre.items()):
+        if len(group) < 5:
+            continue
+        for j in range(6):
+            user = f"{genre}-{j}"
+            for t in rng.choice(len(group), 4, replace=False):
+                track = group[t]
+                ref = (track["id"], track["path"], f"{track['artist']} - {track['title']}")[n % 3]
+                rows.append(f"{user},{ref},{int(rng.integers(1, 20))},{n}")
+                n += 1
+            rows.append(f"{user},ext:{genre}:{j % 3},2,{n}")
+            n += 1
+    events = base / "events.csv"
+    events.write_text("\n".join(rows) + "\n")
+    return root, ids, events
+
+
+def run_json(capsys, *argv: str):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if code == 0 else captured.err)
+
+
+@pytest.fixture
+def lib(tmp_path, capsys):
+    root, ids, events = make_listening_library(tmp_path)
+    code, report = run_json(capsys, "--library", str(root), "import-events", str(events),
+                            "--json")  # fmt: skip
+    assert code == 0, report
+    return root, ids, events, report
+
+
+def test_models_list_in_sync():
+    assert RECOMMEND_MODELS == tuple(MODELS)
+
+
+def test_import_users_and_reimport(lib, capsys):
+    root, _ids, events, report = lib
+    assert report["matched"] > 0 and report["unmatched"] > 0
+    assert set(report["matched_by"]) == {"id", "path", "artist-title"}
+    code, users = run_json(capsys, "--library", str(root), "users", "--json")
+    assert code == 0 and len(users) == report["users"]
+    assert all(u["events"] == 5 and u["items"] == 5 and u["plays"] > 0 for u in users)
+    code, again = run_json(capsys, "--library", str(root), "import-events", str(events), "--json")
+    assert again["replaced"] == report["rows"]
+    code, users2 = run_json(capsys, "--library", str(root), "users", "--json")
+    assert users2 == users
+    assert main(["--library", str(root), "users"]) == 0
+    assert "5 events" in capsys.readouterr().out
+
+
+def test_import_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,count\na,x,1\nb,y,zero\n")
+    lib_dir = str(tmp_path / "lib")
+    assert main(["--library", lib_dir, "import-events", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv:3: count is not a number" in err and "nothing was imported" in err
+    code, report = run_json(capsys, "--library", lib_dir, "import-events", str(bad),
+                            "--skip-bad", "--json")  # fmt: skip
+    assert code == 0 and report["rows"] == 1 and report["skipped"] == 1
+    assert main(["--library", lib_dir, "import-events", str(tmp_path / "none.csv")]) == 2
+    pl = tmp_path / "pl.tsv"
+    pl.write_text("playlist\titem\tposition\np\ta\t0\np\tb\tx\n")
+    assert main(["--library", lib_dir, "import-playlists", str(pl)]) == 1
+    assert "pl.tsv:3: position is not a number" in capsys.readouterr().err
+
+
+def test_recommend_user_seed_and_errors(lib, capsys, monkeypatch):
+    root, ids, _events, _ = lib
+    code, users = run_json(capsys, "--library", str(root), "users", "--json")
+    user = users[0]["id"]
+    code, out = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                         "--k", "5", "--json")  # fmt: skip
+    assert code == 0, out
+    assert out["user"] == user and out["source"] == "model" and len(out["results"]) == 5
+    for r in out["results"]:
+        assert {"item", "score", "track_id", "title", "artist"} <= set(r)
+        if r["track_id"]:
+            assert r["title"].startswith("Song ") and r["item"] == r["track_id"]
+    scores = [r["score"] for r in out["results"]]
+    assert scores == sorted(scores, reverse=True)
+    # the fitted model is cached and reused
+    assert len(service.cache_files(root)) == 1
+    monkeypatch.setattr(service, "_fit", lambda *a, **k: pytest.fail("refitted"))
+    code, again = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                           "--k", "5", "--json")  # fmt: skip
+    assert again == out
+    monkeypatch.undo()
+    # unknown user / seed: exit 1 with a clear message
+    assert main(["--library", str(root), "recommend", "--user", "nobody"]) == 1
+    assert "no user 'nobody'" in capsys.readouterr().err
+    assert main(["--library", str(root), "recommend", "--seed", "nothing-here"]) == 1
+    assert "no track or item 'nothing-here'" in capsys.readouterr().err
+    assert main(["--library", str(root), "recommend"]) == 2
+    capsys.readouterr()
+    # seeds: a played track and a cold one (mapped from its embedding)
+    code, seeded = run_json(capsys, "--library", str(root), "recommend", "--seed", ids[0],
+                            "--seed", ids[-1], "--k", "8", "--json")  # fmt: skip
+    assert code == 0 and seeded["seeds"] == [ids[0], ids[-1]]
+    got = [r["item"] for r in seeded["results"]]
+    assert len(got) == 8 and ids[0] not in got and ids[-1] not in got
+    # cold tracks (never played) can be recommended
+    code, many = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                          "--k", "200", "--json")  # fmt: skip
+    assert set(ids[N_PLAYED:]) <= {r["item"] for r in many["results"]}
+    # human output and --explain
+    assert main(["--library", str(root), "recommend", "--user", user, "--k", "3",
+                 "--explain"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "recommendations for user" in text and "Artist" in text
+    code, explained = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                               "--model", "hybrid", "--k", "3", "--explain", "--json")  # fmt: skip
+    assert code == 0 and all("parts" in r["why"] for r in explained["results"])
+    assert set(explained["results"][0]["why"]["parts"]) == {"als", "item2vec", "audio"}
+
+
+def test_hybrid_uses_playlists_and_sessions(lib, capsys, tmp_path):
+    root, ids, _events, _ = lib
+    rows = ["playlist,item,title,tags"]
+    for p in range(6):
+        rows += [f"p{p},{ids[(p * 5 + j) % N_PLAYED]},Autumn mix {p},calm" for j in range(6)]
+    pl = tmp_path / "pl.csv"
+    pl.write_text("\n".join(rows) + "\n")
+    assert main(["--library", str(root), "import-playlists", str(pl)]) == 0
+    capsys.readouterr()
+    with LibraryStore(root) as store:
+        user = service.users_summary(store)[0]["id"]
+        out = service.recommend_user(store, user, k=5, model="hybrid", explain=True)
+        fitted = service.get_model(store, "hybrid")
+    assert len(out["results"]) == 5 and all("parts" in r["why"] for r in out["results"])
+    vectors = fitted.model.item2vec_vectors
+    assert vectors is not None and vectors.shape[0] == len(fitted.items)
+    in_playlists = [fitted.item_index[t] for t in ids[:30] if t in fitted.item_index]
+    assert in_playlists and np.all(np.any(vectors[in_playlists], axis=1))
+
+
+def test_cache_invalidated_by_import(lib, capsys, tmp_path):
+    root, _ids, _events, _ = lib
+    user = run_json(capsys, "--library", str(root), "users", "--json")[1][0]["id"]
+    assert main(["--library", str(root), "recommend", "--user", user, "--json"]) == 0
+    capsys.readouterr()
+    first = service.cache_files(root)
+    more = tmp_path / "more.csv"
+    more.write_text("user,item\nnewcomer,ext:a\nnewcomer,ext:b\n")
+    assert main(["--library", str(root), "import-events", str(more)]) == 0
+    capsys.readouterr()
+    code, out = run_json(capsys, "--library", str(root), "recommend", "--user", "newcomer",
+                         "--json")  # fmt: skip
+    assert code == 0 and out["results"]
+    second = service.cache_files(root)
+    assert len(second) == 1 and second != first
+
+
+def test_precompute_sqlite_round_trip(lib, capsys, tmp_path):
+    root, _ids, _events, _ = lib
+    code, report = run_json(capsys, "--library", str(root), "recommend", "--precompute",
+                            "--k", "10", "--json")  # fmt: skip
+    assert code == 0 and report["target"] == "sqlite" and report["k"] == 10
+    with LibraryStore(root) as store:
+        n = store.conn.execute("SELECT COUNT(*) FROM recommendations").fetchone()[0]
+        user = store.conn.execute("SELECT user_id FROM recommendations LIMIT 1").fetchone()[0]
+    assert n == report["users"]
+    code, out = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                         "--k", "5", "--json")  # fmt: skip
+    assert out["source"] == "precomputed" and len(out["results"]) == 5
+    code, live = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                          "--k", "5", "--json", "--explain")  # fmt: skip
+    assert [r["item"] for r in live["results"]] == [r["item"] for r in out["results"]]
+    # more than was precomputed, or stale after an import: computed live
+    code, big = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                         "--k", "20", "--json")  # fmt: skip
+    assert big["source"] == "model"
+    more = tmp_path / "more.csv"
+    more.write_text("user,item\nx,y\nx,z\n")
+    assert main(["--library", str(root), "import-events", str(more)]) == 0
+    capsys.readouterr()
+    code, stale = run_json(capsys, "--library", str(root), "recommend", "--user", user,
+                           "--k", "5", "--json")  # fmt: skip
+    assert stale["source"] == "model"
+    assert main(["--library", str(root), "recommend", "--precompute"]) == 0
+    assert "precomputed top-50" in capsys.readouterr().out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _redis_server() -> str | None:
+    path = shutil.which("redis-server")
+    if path is None and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"],
+                       capture_output=True, check=False, timeout=300)  # fmt: skip
+        path = shutil.which("redis-server")
+    return path
+
+
+@pytest.fixture
+def redis_url():
+    exe = _redis_server()
+    if exe is None:
+        pytest.skip("redis-server is not installed and cannot be installed")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--daemonize", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_precompute_redis_round_trip(lib, capsys, redis_url):
+    import redis
+
+    root, _ids, _events, _ = lib
+    code, report = run_json(capsys, "--library", str(root), "recommend", "--precompute",
+                            "--k", "7", "--redis", redis_url, "--json")  # fmt: skip
+    assert code == 0 and report["target"] == redis_url
+    keys = redis.Redis.from_url(redis_url).keys("songscape:recs:als:*")
+    assert len(keys) == report["users"]
+    user = keys[0].decode().rsplit(":", 1)[1]
+    code, out = run_json(capsys, "--library", str(root), "recommend", "--user", user, "--k", "7",
+                         "--redis", redis_url, "--json")  # fmt: skip
+    assert out["source"] == "redis" and len(out["results"]) == 7
+    code, live = run_json(capsys, "--library", str(root), "recommend", "--user", user, "--k", "7",
+                          "--json")  # fmt: skip
+    assert live["source"] == "model"
+    assert [r["item"] for r in live["results"]] == [r["item"] for r in out["results"]]
+    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    assert main(["--library", str(root), "recommend", "--precompute", "--redis", dead]) == 1
+    assert "redis" in capsys.readouterr().err.lower()
+
+
+def test_evaluate_recs_hygiene_flags(tmp_path, capsys):
+    from tests.recommend.test_evaluate import blocks
+
+    inter = blocks(n_groups=2, users_per_group=20, block=20, per_user=10)
+    m = inter.matrix.tocoo()
+    rows = ["user,item,count,timestamp"]
+    rows += [f"{inter.users[u]},{inter.items[i]},{int(c)},{int(t)}" for u, i, c, t in
+             zip(m.row, m.col, m.data, inter.timestamps.tocoo().data, strict=True)]  # fmt: skip
+    rows += ["lonely,b0i1,1,0"]
+    f = tmp_path / "e.csv"
+    f.write_text("\n".join(rows) + "\n")
+    code, results = run_json(capsys, "evaluate-recs", "--events", str(f), "--format", "csv",
+                             "--models", "als,bpr-pop,hybrid", "--min-items", "3",
+                             "--top-n-only", "5", "--max-plays-quantile", "1",
+                             "--holdout", "random", "--test-fraction", "0.3", "--json")  # fmt: skip
+    assert code == 0, results
+    assert [r["model"] for r in results] == ["popularity", "als", "bpr-pop", "hybrid"]
+    for r in results:
+        assert r["protocol"] == "random" and r["n_users"] == 40
+        assert r["hygiene"]["too_few"] == 1 and r["hygiene"]["thresholds"]["min_interactions"] == 3
+        assert r["fit_s"] >= 0 and 0 <= r["ndcg_at_10"] <= 1
+    code, results = run_json(capsys, "evaluate-recs", "--events", str(f), "--format", "csv",
+                             "--models", "als", "--json")  # fmt: skip
+    assert results[0]["protocol"] == "time" and results[0]["n_users"] == 41
+    assert "hygiene" not in results[0]
