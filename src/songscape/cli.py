@@ -1131,15 +1131,18 @@ def cmd_users(args: argparse.Namespace) -> int:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from songscape.recommend import service
 
-    modes = sum((args.user is not None, bool(args.seed), args.precompute))
+    modes = sum((args.user is not None, bool(args.seed), args.precompute,
+                 args.words is not None))  # fmt: skip
     if modes != 1:
-        raise CliError("give exactly one of --user U, --seed TRACK (repeatable), --precompute",
-                       EXIT_USAGE)  # fmt: skip
+        raise CliError("give exactly one of --user U, --seed TRACK (repeatable), --words TEXT, "
+                       "--precompute", EXIT_USAGE)  # fmt: skip
     with _open_library(args) as lib:
         store = lib.store
         if args.precompute:
             k = args.k or 50
             result = _recs_call(service.precompute, store, args.model, k, redis_url=args.redis)
+        elif args.words is not None:
+            result = _recs_call(service.recommend_words, store, args.words, args.k or 20)
         elif args.seed:
             result = _recs_call(service.recommend_seed, store, args.seed, args.k or 20)
         else:
@@ -1152,19 +1155,34 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"precomputed top-{result['k']} {result['model']} lists of {result['users']} "
               f"users into {result['target']} in {result['seconds']:.1f} s")  # fmt: skip
         return EXIT_OK
-    who = f"user {result['user']}" if "user" in result else "seeds " + ", ".join(result["seeds"])
+    if "user" in result:
+        who = f"user {result['user']}"
+    elif "words" in result:
+        who = "words " + ", ".join(repr(w) for w in result["words"])
+    else:
+        who = "seeds " + ", ".join(result["seeds"])
     print(f"{result['model']} recommendations for {who} ({result['source']}):")
     for n, r in enumerate(result["results"], start=1):
-        name = f"{r['artist'] or '?'} - {r['title'] or '?'}" if r["track_id"] else r["item"]
-        print(f"{n:3d}. {name}  [{r['score']:.3f}]")
+        print(f"{n:3d}. {_rec_name(r)}  [{r['score']:.3f}]")
         why = r.get("why")
         if why:
             parts = why.get("parts")
-            near = ", ".join(x["item"] for x in why.get("because_you_listened", [])[:3])
+            near = ", ".join(_rec_name(x) for x in why.get("because_you_listened", [])[:3])
             detail = (f"parts {parts}; " if parts else "") + (
                 f"near {near}" if near else why.get("reason", ""))
             print(f"       {detail}")  # fmt: skip
     return EXIT_OK
+
+
+def _rec_name(r: dict) -> str:
+    """A result's display name: "artist - title" of a library track (with ? for a missing
+    part), else the imported name ("artist - title", or the one known), else the item."""
+    artist, title = r.get("artist"), r.get("title")
+    if r.get("track_id"):
+        return f"{artist or '?'} - {title or '?'}"
+    if artist and title:
+        return f"{artist} - {title}"
+    return artist or title or r["item"]
 
 
 def _add_recommend_commands(add) -> None:
@@ -1190,16 +1208,20 @@ def _add_recommend_commands(add) -> None:
     add("users", cmd_users, "users with listening events in the library")
 
     p = add("recommend", cmd_recommend,
-            "recommendations from listening history: for a user, for seed tracks, or "
-            "precomputed for everyone")  # fmt: skip
+            "recommendations from listening history: for a user, for seed tracks, for "
+            "words (playlist titles/tags), or precomputed for everyone")  # fmt: skip
     p.add_argument("--user", metavar="U", help="a user of the imported events")
     p.add_argument("--seed", action="append", metavar="TRACK",
                    help="a new user's liked track (id, id prefix, path) or item; repeatable")
+    p.add_argument("--words", metavar="TEXT",
+                   help='items nearest to words of the playlists\' titles and tags, e.g. '
+                   '"autumn rain" (item2vec over playlists, sessions and users\' items)')
     p.add_argument("--precompute", action="store_true",
                    help="store every user's top-k (SQLite table, or Redis with --redis)")
     p.add_argument("--k", type=_positive_int, help="results (default 20; 50 for --precompute)")
     p.add_argument("--model", choices=RECOMMEND_MODELS, default="als",
-                   help="default als (--seed always folds in with ALS)")  # fmt: skip
+                   help="default als (--seed always folds in with ALS; --words uses "
+                   "its own item2vec-words model)")  # fmt: skip
     p.add_argument("--explain", action="store_true", help="why each item is recommended")
     p.add_argument("--redis", metavar="URL",
                    help="precompute into / read from Redis, e.g. redis://localhost:6379/0")

@@ -37,7 +37,8 @@ def test_new_library_has_schema_and_wal(tmp_path):
             r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
         }
         for table in ("tracks", "descriptors", "arrays", "stage_runs", "embeddings", "tags",
-                      "users", "events", "playlists", "playlist_items", "duplicates"):  # fmt: skip
+                      "users", "events", "playlists", "playlist_items", "duplicates",
+                      "imports", "recommendations", "items"):  # fmt: skip
             assert table in tables
     # Reopening does not re-run migrations.
     with LibraryStore(tmp_path / "lib") as store:

@@ -166,3 +166,57 @@ def test_import_playlists(tmp_path, store):
     with pytest.raises(ImportFormatError, match=r"playlists.csv:3: position 0 of playlist 'p3'"):
         import_playlists(store, f, "csv")
     assert store.conn.execute("SELECT COUNT(*) FROM playlists").fetchone()[0] == 2
+
+
+def _names(store) -> dict:
+    return {r[0]: (r[1], r[2]) for r in store.conn.execute("SELECT item, artist, title FROM items")}
+
+
+def test_hetrec_import_records_artist_names(tmp_path, store):
+    folder = tmp_path / "hetrec"
+    folder.mkdir()
+    (folder / "user_artists.dat").write_text(
+        "userID\tartistID\tweight\r\n2\t51\t100\r\n2\t52\t5\r\n3\t51\t7\r\n3\t99\t1\r\n"
+    )
+    (folder / "artists.dat").write_text(
+        "id\tname\turl\tpictureURL\n"
+        "51\tDuran Duran\thttp://www.last.fm/music/Duran+Duran\thttp://x/1.jpg\n"
+        "52\tMorcheeba\thttp://www.last.fm/music/Morcheeba\n"  # a short row
+        "odd row without tabs\n"
+        "53\tNot Played\thttp://x\thttp://y\n"
+        "\n"
+    )
+    report = import_events(store, folder / "user_artists.dat", "hetrec")
+    assert report["rows"] == 4 and report["named"] == 2
+    assert _names(store) == {"51": ("Duran Duran", None), "52": ("Morcheeba", None)}
+    # without artists.dat: imported all the same, names kept
+    (folder / "artists.dat").unlink()
+    report = import_events(store, folder / "user_artists.dat", "hetrec")
+    assert report["rows"] == 4 and report["named"] == 0 and report["replaced"] == 4
+    assert _names(store)["51"] == ("Duran Duran", None)
+
+
+def test_csv_and_playlist_names_upsert(tmp_path, store):
+    f = tmp_path / "named.csv"
+    f.write_text(
+        "user,item,count,artist,title\n"
+        "a,x1,1,Some Band,Some Song\n"
+        "a,x2,1,Only Artist,\n"
+        "b,x3,1,,\n"
+    )
+    report = import_events(store, f, "csv")
+    assert report["named"] == 2
+    assert _names(store) == {"x1": ("Some Band", "Some Song"), "x2": ("Only Artist", None)}
+    assert import_events(store, f, "csv")["replaced"] == 3
+    assert _names(store) == {"x1": ("Some Band", "Some Song"), "x2": ("Only Artist", None)}
+    # a later non-null value replaces, a null never erases
+    g = tmp_path / "more.jsonl"
+    g.write_text(json.dumps({"user": "c", "item": "x1", "artist": None, "title": "New Title"})
+                 + "\n" + json.dumps({"user": "c", "item": "x2"}) + "\n")  # fmt: skip
+    import_events(store, g, "jsonl")
+    assert _names(store) == {"x1": ("Some Band", "New Title"), "x2": ("Only Artist", None)}
+    p = tmp_path / "pl.csv"
+    p.write_text("playlist,item,artist,track_title\np,x3,Third,Track\np,x2,,Song Two\n")
+    assert import_playlists(store, p, "csv")["named"] == 2
+    names = _names(store)
+    assert names["x3"] == ("Third", "Track") and names["x2"] == ("Only Artist", "Song Two")

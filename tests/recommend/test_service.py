@@ -309,3 +309,107 @@ def test_evaluate_recs_hygiene_flags(tmp_path, capsys):
                              "--models", "als", "--json")  # fmt: skip
     assert results[0]["protocol"] == "time" and results[0]["n_users"] == 41
     assert "hygiene" not in results[0]
+
+
+def test_results_show_imported_names(tmp_path, capsys):
+    """HetRec artists (artists.dat beside user_artists.dat) show by name, not by id."""
+    folder = tmp_path / "hetrec"
+    folder.mkdir()
+    rows = ["userID\tartistID\tweight"]
+    for u in range(8):
+        rows += [f"{u}\t{10 + (u + j) % 6}\t{5 + j}" for j in range(3)]
+    (folder / "user_artists.dat").write_text("\n".join(rows) + "\n")
+    (folder / "artists.dat").write_text(
+        "id\tname\turl\tpictureURL\n" + "".join(f"{10 + a}\tBand {a}\thttp://x\thttp://y\n"
+                                                for a in range(6))  # fmt: skip
+    )
+    lib = str(tmp_path / "lib")
+    code, report = run_json(capsys, "--library", lib, "import-events",
+                            str(folder / "user_artists.dat"), "--json")  # fmt: skip
+    assert code == 0 and report["format"] == "hetrec" and report["named"] == 6
+    code, out = run_json(capsys, "--library", lib, "recommend", "--user", "0", "--k", "3",
+                         "--explain", "--json")  # fmt: skip
+    assert code == 0 and len(out["results"]) == 3
+    for r in out["results"]:
+        assert r["track_id"] is None and r["title"] is None
+        assert r["artist"] == f"Band {int(r['item']) - 10}"
+        for near in r["why"].get("because_you_listened", []):
+            assert near["artist"] == f"Band {int(near['item']) - 10}"
+    assert main(["--library", lib, "recommend", "--user", "0", "--k", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "Band " in text and not any(f". {10 + a}  [" in text for a in range(6))
+    # re-importing keeps the names
+    assert main(["--library", lib, "import-events", str(folder / "user_artists.dat")]) == 0
+    capsys.readouterr()
+    code, again = run_json(capsys, "--library", lib, "recommend", "--user", "0", "--k", "3",
+                           "--json")  # fmt: skip
+    assert all(r["artist"].startswith("Band ") for r in again["results"])
+
+
+def make_words_library(base: Path, n: int = 4) -> Path:
+    """A library without tracks whose playlists are n "autumn evenings" (items A, B, C) and
+    n "summer party" (D, E, F), each in its own shuffled order; items carry names."""
+    rng = np.random.default_rng(0)
+    rows = ["playlist,item,title,tags,artist,track_title"]
+    for p in range(n):
+        for pid, title, tags, items in (("au", "Autumn evenings", "calm", "ABC"),
+                                        ("su", "Summer party", "", "DEF")):  # fmt: skip
+            for x in rng.permutation(list(items)):
+                rows.append(f"{pid}{p},{x},{title},{tags},Artist {x},Song {x}")
+    pl = base / "words.csv"
+    pl.write_text("\n".join(rows) + "\n")
+    root = base / "lib"
+    assert main(["--library", str(root), "import-playlists", str(pl)]) == 0
+    return root
+
+
+def test_recommend_words(tmp_path, capsys, monkeypatch):
+    from songscape.recommend import words
+
+    root = make_words_library(tmp_path)
+    capsys.readouterr()
+    lib = ["--library", str(root), "recommend"]
+    code, out = run_json(capsys, *lib, "--words", "Autumn!", "--k", "6", "--json")
+    assert code == 0, out
+    assert out["words"] == ["autumn"] and out["model"] == "item2vec-words" and out["k"] == 6
+    ranked = [r["item"] for r in out["results"]]
+    assert set(ranked[:3]) == set("ABC") and set(ranked[3:]) == set("DEF"), out["results"]
+    assert all(r["artist"] == f"Artist {r['item']}" and r["title"] == f"Song {r['item']}"
+               and r["track_id"] is None for r in out["results"])  # fmt: skip
+    code, out = run_json(capsys, *lib, "--words", "summer party", "--k", "3", "--json")
+    assert out["words"] == ["summer party"] and {r["item"] for r in out["results"]} == set("DEF")
+    # cached: one file, not refitted
+    files = service.cache_files(root)
+    assert len(files) == 1 and files[0].name.startswith("item2vec-words-s0-")
+    monkeypatch.setattr(words.WordItem2Vec, "fit", lambda *a: pytest.fail("refitted"))
+    code, again = run_json(capsys, *lib, "--words", "calm autumn", "--k", "3", "--json")
+    assert code == 0 and set(again["words"]) == {"calm", "autumn"}
+    monkeypatch.undo()
+    # human output names the items
+    assert main([*lib, "--words", "autumn", "--k", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "recommendations for words 'autumn'" in text and "Artist A - Song A" in text
+    # unknown words: exit 1 with suggestions; bad usage: exit 2
+    assert main([*lib, "--words", "winter rain"]) == 1
+    err = capsys.readouterr().err
+    assert "'winter rain'" in err and "known words include" in err and "autumn" in err
+    assert main([*lib, "--words", "autumn", "--user", "x"]) == 2
+    assert "--words TEXT" in capsys.readouterr().err
+    assert main([*lib, "--words", "!!"]) == 1
+    assert "give at least one word" in capsys.readouterr().err
+    # an import changes the digest: refitted, the stale file removed
+    more = tmp_path / "more.csv"
+    more.write_text("user,item\nu,A\nu,B\n")
+    assert main(["--library", str(root), "import-events", str(more)]) == 0
+    assert main([*lib, "--words", "autumn", "--json"]) == 0
+    capsys.readouterr()
+    again = service.cache_files(root)
+    assert len(again) == 1 and again != files
+
+
+def test_recommend_words_without_data(tmp_path, capsys):
+    LibraryStore(tmp_path / "lib").close()
+    assert main(["--library", str(tmp_path / "lib"), "recommend", "--words", "autumn"]) == 1
+    assert "no playlists or listening events" in capsys.readouterr().err
+    with LibraryStore(tmp_path / "lib") as store, pytest.raises(service.NoEventsError):
+        service.recommend_words(store, "autumn")

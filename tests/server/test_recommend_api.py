@@ -9,7 +9,7 @@ from songscape.library.store import LibraryStore
 from songscape.recommend import service
 from songscape.recommend.importer import import_events
 from songscape.server.app import create_app
-from tests.recommend.test_service import make_listening_library
+from tests.recommend.test_service import make_listening_library, make_words_library
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ def test_recommend_seed_and_errors(setup):
     assert client.get("/api/recommend").status_code == 422
     r = client.get("/api/recommend", params={"user": "x", "seed": ids[0]})
     assert r.status_code == 422
+    r = client.get("/api/recommend", params={"user": "x", "words": "autumn"})
+    assert r.status_code == 422 and "words" in r.json()["error"]
     assert client.get("/api/recommend", params={"user": "x", "k": 0}).status_code == 422
 
 
@@ -71,3 +73,20 @@ def test_library_without_events(tmp_path):
     with TestClient(create_app(tmp_path / "lib")) as client:
         r = client.get("/api/recommend", params={"user": "a"})
         assert r.status_code == 404
+
+
+def test_recommend_words(tmp_path):
+    root = make_words_library(tmp_path)
+    with TestClient(create_app(root)) as client:
+        r = client.get("/api/recommend", params={"words": "autumn", "k": 3})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["words"] == ["autumn"] and body["model"] == "item2vec-words"
+        assert {x["item"] for x in body["results"]} == set("ABC")
+        for x in body["results"]:
+            assert x["artist"] == f"Artist {x['item']}" and x["audio_url"] is None
+        r = client.get("/api/recommend", params={"words": "winter"})
+        assert r.status_code == 404 and "known words include" in r.json()["error"]
+        r = client.get("/api/recommend", params={"words": "autumn", "seed": "A"})
+        assert r.status_code == 422
+        assert client.get("/api/recommend", params={"words": "!!"}).status_code == 400

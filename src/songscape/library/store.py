@@ -179,7 +179,8 @@ def _migration_1(conn: sqlite3.Connection) -> None:
 
 def _migration_2(conn: sqlite3.Connection) -> None:
     """Listening data (issue 6): which file each event/playlist came from, so re-importing a
-    file replaces its rows; the imported files; precomputed recommendations."""
+    file replaces its rows; the imported files; precomputed recommendations; display names
+    of the imported items."""
     for sql in (
         "ALTER TABLE events ADD COLUMN source TEXT",
         "ALTER TABLE playlists ADD COLUMN source TEXT",
@@ -205,6 +206,15 @@ def _migration_2(conn: sqlite3.Connection) -> None:
             events_digest  TEXT NOT NULL,
             created_at     REAL NOT NULL,
             PRIMARY KEY (user_id, model)
+        )""",
+        # Display names of imported items (raw item strings of events / playlists), so a
+        # result that is not a library track can show "artist - title" instead of an id.
+        # Upserted by the importers: a later non-null value replaces, null never erases.
+        """CREATE TABLE items (
+            item    TEXT PRIMARY KEY,
+            artist  TEXT,
+            title   TEXT,
+            source  TEXT
         )""",
     ):
         conn.execute(sql)

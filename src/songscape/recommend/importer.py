@@ -22,6 +22,14 @@ Linking
     ``"Artist - Title"``. Unmatched items are kept with ``track_id`` NULL: collaborative
     filtering needs no audio.
 
+Display names
+    Both importers record the names of the items they see in the ``items`` table (item,
+    artist, title, source), so results that are not library tracks can show a name: the
+    ``artist`` / ``title`` columns of events, the ``artist`` / ``track_title`` columns of
+    playlists, and for ``hetrec`` the artist names of ``artists.dat`` in the same folder
+    as ``user_artists.dat`` (when it is there; odd rows are skipped). Names are upserted:
+    a later non-null value replaces an earlier one, a null never erases one.
+
 Errors and idempotence
     A malformed row raises :class:`ImportFormatError` naming the file and line, and
     nothing is imported (one transaction); with ``skip_bad=True`` bad rows are skipped and
@@ -279,6 +287,41 @@ def _fail_or_report(errors: list[str], skip_bad: bool) -> dict:
     return {"skipped": len(errors), "errors": errors[:MAX_REPORTED_ERRORS]}
 
 
+def _name(text: str | None) -> str | None:
+    text = (text or "").strip()
+    return text or None
+
+
+def _add_name(names: dict[str, tuple[str | None, str | None]], item: str,
+              artist: str | None, title: str | None) -> None:  # fmt: skip
+    """Record ``item``'s name; a later non-null part replaces, a null keeps the earlier."""
+    artist, title = _name(artist), _name(title)
+    if artist is None and title is None:
+        return
+    old_artist, old_title = names.get(item, (None, None))
+    names[item] = (artist or old_artist, title or old_title)
+
+
+def hetrec_artist_names(directory: str | Path) -> dict[str, str]:
+    """``{artistID: name}`` from ``artists.dat`` in ``directory``; empty when it is missing
+    or unreadable."""
+    from songscape.recommend.words import read_hetrec_artists  # words imports this module
+
+    try:
+        return read_hetrec_artists(directory)
+    except (OSError, csv.Error):
+        return {}
+
+
+def _upsert_names(conn, names: dict[str, tuple[str | None, str | None]], source: str) -> None:
+    conn.executemany(
+        "INSERT INTO items(item, artist, title, source) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(item) DO UPDATE SET artist = COALESCE(excluded.artist, items.artist), "
+        "title = COALESCE(excluded.title, items.title), source = excluded.source",
+        [(item, a, t, source) for item, (a, t) in names.items()],
+    )
+
+
 def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: bool = False) -> dict:
     """Import a listening-events file into ``store`` (users, events), replacing that file's
     previous import.
@@ -298,8 +341,9 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
     -------
     dict
         ``source``, ``rows``, ``users``, ``items``, ``matched`` / ``unmatched`` (distinct
-        items), ``matched_by`` (``{id, path, artist-title: n}``), ``replaced`` (rows of a
-        previous import of the same file), ``skipped`` and ``errors``.
+        items), ``matched_by`` (``{id, path, artist-title: n}``), ``named`` (distinct items
+        with a display name from this file), ``replaced`` (rows of a previous import of the
+        same file), ``skipped`` and ``errors``.
 
     Raises
     ------
@@ -314,16 +358,23 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
     linker = TrackLinker(store)
     links: dict[tuple[str, str | None, str | None], tuple[str | None, str | None]] = {}
     out = []
+    names: dict[str, tuple[str | None, str | None]] = {}
     for r in rows:
         v = r.values
         key = (v["item"], v["artist"], v["title"])
         if key not in links:
             links[key] = linker.link(*key)
         out.append((v["user"], v["item"], links[key][0], v["count"], v["timestamp"], source))
+        _add_name(names, v["item"], v["artist"], v["title"])
     items = {}
     for (item, _, _), (_track_id, how) in links.items():
         if items.get(item) is None:
             items[item] = how
+    if fmt == "hetrec":
+        artists = hetrec_artist_names(path.parent)
+        for item in items:
+            if item in artists:
+                _add_name(names, item, artists[item], None)
     users = sorted({o[0] for o in out})
     now = time.time()
     with store.transaction() as conn:
@@ -336,6 +387,7 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
             "VALUES (?, ?, ?, ?, ?, ?)",
             out,
         )
+        _upsert_names(conn, names, source)
         matched = sum(1 for how in items.values() if how)
         conn.execute(
             "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
@@ -357,6 +409,7 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
         "matched": matched,
         "unmatched": len(items) - matched,
         "matched_by": by,
+        "named": len(names),
         "replaced": replaced,
         **report,
     }
@@ -391,7 +444,7 @@ def import_playlists(
     -------
     dict
         ``source``, ``playlists``, ``rows``, ``items``, ``matched``, ``unmatched``,
-        ``matched_by``, ``replaced`` (playlists), ``skipped``, ``errors``.
+        ``matched_by``, ``named``, ``replaced`` (playlists), ``skipped``, ``errors``.
     """
     path = _prepare(path, fmt, PLAYLIST_FORMATS)
     rows, errors = _parse(path, fmt, ("playlist", "item"), _check_playlist_row)
@@ -421,6 +474,7 @@ def import_playlists(
         pl["tags"] = pl["tags"] or _split_tags(v["tags"])
         pl["items"].append(v)
     items: dict[str, str | None] = {}
+    names: dict[str, tuple[str | None, str | None]] = {}
     inserts = []
     for pid, pl in playlists.items():
         # explicit positions first (in order), then the rows without one, in file order
@@ -436,6 +490,7 @@ def import_playlists(
             if items.get(v["item"]) is None:
                 items[v["item"]] = how
             inserts.append((pid, v["position"], v["item"], track_id))
+            _add_name(names, v["item"], v["artist"], v["track_title"])
     now = time.time()
     with store.transaction() as conn:
         old = {r[0] for r in conn.execute("SELECT id FROM playlists WHERE source = ?", (source,))}
@@ -450,6 +505,7 @@ def import_playlists(
             "INSERT INTO playlist_items(playlist_id, position, item, track_id) VALUES (?, ?, ?, ?)",
             inserts,
         )
+        _upsert_names(conn, names, source)
         matched = sum(1 for how in items.values() if how)
         conn.execute(
             "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
@@ -471,6 +527,7 @@ def import_playlists(
         "matched": matched,
         "unmatched": len(items) - matched,
         "matched_by": by,
+        "named": len(names),
         "replaced": len(old),
         **report,
     }

@@ -3,7 +3,9 @@
 Items
     An event's item is its linked track id when it has one (so plays of one song under
     different spellings merge), else the raw item string. Results name the track (title,
-    artist) where the item is a library track, else just the item.
+    artist) where the item is a library track, else the display name the importers
+    recorded in the ``items`` table (HetRec artist names, ``artist``/``title`` columns),
+    else nothing but the item.
 
 Fitting and the cache
     Models are fitted on all the library's events (no hygiene filtering: every user who
@@ -26,6 +28,13 @@ Cold items and new users
     user in from seed tracks/items (:func:`fold_in_user`, always with the ALS model);
     a seed that is a cold track uses its mapped factors.
 
+Words
+    :func:`recommend_words` ranks items by their closeness to words ("autumn rain") in a
+    :class:`~songscape.recommend.words.WordItem2Vec` space trained on the users' item
+    lists, the playlists (with their title words and tags) and the listening sessions;
+    it is cached like the models, as ``<library>/recs/item2vec-words-s<seed>-<digest>.pkl``
+    where the digest hashes those sentences (so importing events or playlists refits).
+
 Precomputed lists
     :func:`precompute` stores the top-k of every user in the ``recommendations`` table
     (or Redis, keys ``songscape:recs:<model>:<user>``, JSON values) with the events
@@ -37,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +74,17 @@ class UnknownItemError(LookupError):
 
 class NoEventsError(ValueError):
     """The library has no listening events (run ``songscape import-events``)."""
+
+
+class UnknownWordsError(LookupError):
+    """None of a query's words occurs in the library's playlists (the message suggests
+    some that do)."""
+
+
+#: The name of :func:`recommend_words`' model (results and cache files).
+WORDS_MODEL = "item2vec-words"
+#: Below this many tokens the words model trains without downsampling and with more epochs.
+SMALL_CORPUS_TOKENS = 20_000
 
 
 @dataclass
@@ -216,29 +237,42 @@ def get_model(store: LibraryStore, name: str = "als", seed: int = 0) -> Fitted:
     if name in ("hybrid", "als"):
         key = hashlib.blake2b(f"{digest}:{_embeddings(store)[1]}".encode(),
                               digest_size=16).hexdigest()  # fmt: skip
-    folder = store.root / CACHE_DIR
-    path = folder / f"{name}-s{seed}-{key}.pkl"
-    if path.is_file():
-        try:
-            with open(path, "rb") as f:
-                fitted = pickle.load(f)
-            if isinstance(fitted, Fitted) and fitted.digest == digest:
-                return fitted
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass
+    path = store.root / CACHE_DIR / f"{name}-s{seed}-{key}.pkl"
+    cached = _load_cached(path, Fitted, digest)
+    if cached is not None:
+        return cached
     fitted = _fit(store, name, inter, digest, seed)
+    _save_cached(path, fitted, f"{name}-s{seed}-")
+    return fitted
+
+
+def _load_cached(path: Path, cls: type, digest: str):
+    """The pickled ``cls`` at ``path`` when it is there, loads and has ``digest``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as f:
+            obj = pickle.load(f)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        return None
+    return obj if isinstance(obj, cls) and obj.digest == digest else None
+
+
+def _save_cached(path: Path, obj, prefix: str) -> None:
+    """Pickle ``obj`` to ``path`` atomically (temp file, then rename) and delete the other
+    ``<prefix>*.pkl`` files of the folder (stale digests)."""
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
-            pickle.dump(fitted, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-        for old in folder.glob(f"{name}-s{seed}-*.pkl"):
+        for old in folder.glob(f"{prefix}*.pkl"):
             if old != path:
                 old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only library still answers, just without the cache
-    return fitted
 
 
 def events_digest(store: LibraryStore) -> str:
@@ -246,7 +280,26 @@ def events_digest(store: LibraryStore) -> str:
     return library_interactions(store)[1]
 
 
+def item_names(store: LibraryStore, items: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """``{item: (artist, title)}`` from the ``items`` table (names recorded on import) for
+    the items that have one."""
+    unique = list(dict.fromkeys(items))
+    out: dict[str, tuple[str | None, str | None]] = {}
+    try:
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in store.conn.execute(
+                f"SELECT item, artist, title FROM items WHERE item IN ({marks})", chunk
+            ):
+                out[r["item"]] = (r["artist"], r["title"])
+    except sqlite3.OperationalError:  # a catalog from before the items table
+        return {}
+    return out
+
+
 def _describe(store: LibraryStore, items: list[str], scores: list[float]) -> list[dict]:
+    names = item_names(store, items)
     out = []
     for item, score in zip(items, scores, strict=True):
         row = store.conn.execute(
@@ -257,8 +310,22 @@ def _describe(store: LibraryStore, items: list[str], scores: list[float]) -> lis
         if row is not None:
             entry.update(track_id=row["id"], title=row["title"], artist=row["artist"],
                          album=row["album"])  # fmt: skip
+        elif item in names:
+            entry.update(artist=names[item][0], title=names[item][1])
         out.append(entry)
     return out
+
+
+def _name_items(store: LibraryStore, entries: list[dict]) -> None:
+    """Add ``artist`` and ``title`` (None when unknown) to dicts with an ``item``: the
+    library track's, else the imported name."""
+    names = item_names(store, [e["item"] for e in entries])
+    for e in entries:
+        row = store.conn.execute(
+            "SELECT artist, title FROM tracks WHERE id = ?", (e["item"],)
+        ).fetchone()
+        artist, title = (row["artist"], row["title"]) if row else names.get(e["item"], (None, None))
+        e["artist"], e["title"] = artist, title
 
 
 def _rank_user(fitted: Fitted, u: int, k: int) -> tuple[list[str], list[float]]:
@@ -333,6 +400,7 @@ def recommend_user(
             why = fitted.model.explain(u, i)
             for near in why.get("because_you_listened", []):
                 near["item"] = fitted.items[near["item"]]
+            _name_items(store, why.get("because_you_listened", []))
             why.pop("user", None)
             why.pop("item", None)
             entry["why"] = why
@@ -387,6 +455,120 @@ def recommend_seed(store: LibraryStore, seeds: list[str], k: int = 20) -> dict:
         "k": k,
         "source": "model",
         "results": _describe(store, [names[i] for i in top], scores[top].tolist()),
+    }
+
+
+# -- words -> items -------------------------------------------------------------------
+
+
+@dataclass
+class WordsFitted:
+    """The words model of a library with the digest of the sentences it was trained on."""
+
+    digest: str
+    model: object  # a fitted songscape.recommend.words.WordItem2Vec
+    sentences: int
+    fit_s: float
+
+
+def _words_sentences(store: LibraryStore) -> tuple[list[list[str]], int]:
+    """The words model's sentences and the number of users with events: each user's items
+    (most played first), then :func:`~songscape.recommend.words.playlist_sentences` and
+    :func:`~songscape.recommend.words.event_sessions`."""
+    from songscape.recommend.words import ITEM, event_sessions, playlist_sentences
+
+    lists: dict[str, list[str]] = {}
+    for r in store.conn.execute(
+        "SELECT user_id, COALESCE(track_id, item) AS item, SUM(count) AS plays FROM events "
+        "GROUP BY user_id, COALESCE(track_id, item) ORDER BY user_id, plays DESC, item"
+    ):
+        lists.setdefault(r["user_id"], []).append(ITEM + r["item"])
+    return list(lists.values()) + playlist_sentences(store) + event_sessions(store), len(lists)
+
+
+def get_words_model(store: LibraryStore, seed: int = 0) -> WordsFitted:
+    """The :class:`~songscape.recommend.words.WordItem2Vec` of the library's current events
+    and playlists (from the cache when fresh; see the module docstring).
+
+    Raises
+    ------
+    NoEventsError
+        When the library has neither playlists nor events.
+    """
+    from songscape.recommend.words import WordItem2Vec
+
+    has_data = store.conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM events) OR EXISTS (SELECT 1 FROM playlist_items)"
+    ).fetchone()[0]
+    if not has_data:
+        raise NoEventsError(
+            "the library has no playlists or listening events (run `songscape "
+            "import-playlists` or `songscape import-events`)"
+        )
+    sentences, n_users = _words_sentences(store)
+    min_count = int(min(5, max(1, n_users // 50)))
+    # A small library's corpus is all "frequent" tokens to word2vec's downsampling, and
+    # too short for 10 epochs to move the vectors: no downsampling, more epochs.
+    tokens = sum(len(s) for s in sentences)
+    small = tokens < SMALL_CORPUS_TOKENS
+    epochs = int(min(200, max(10, SMALL_CORPUS_TOKENS // max(tokens, 1)))) if small else 10
+    sample = 0.0 if small else 1e-3
+    h = hashlib.blake2b(f"{min_count}:{epochs}:{sample}\x1d".encode(), digest_size=16)
+    for sentence in sentences:
+        h.update(("\x1f".join(sentence) + "\x1e").encode())
+    digest = h.hexdigest()
+    path = store.root / CACHE_DIR / f"{WORDS_MODEL}-s{seed}-{digest}.pkl"
+    cached = _load_cached(path, WordsFitted, digest)
+    if cached is not None:
+        return cached
+    t0 = time.perf_counter()
+    model = WordItem2Vec(min_count=min_count, epochs=epochs, sample=sample,
+                         seed=seed).fit(sentences)  # fmt: skip
+    fitted = WordsFitted(digest, model, len(sentences), time.perf_counter() - t0)
+    _save_cached(path, fitted, f"{WORDS_MODEL}-s{seed}-")
+    return fitted
+
+
+def recommend_words(store: LibraryStore, text: str, k: int = 20, seed: int = 0) -> dict:
+    """The ``k`` items nearest to the words of ``text`` ("autumn rain": the phrase when it is
+    a tag of the library, else the mean of its known single words).
+
+    Returns
+    -------
+    dict
+        ``words`` (those used), ``model`` (``item2vec-words``), ``k``, ``source``
+        (``model``), ``results`` (as :func:`recommend_user`'s).
+
+    Raises
+    ------
+    UnknownWordsError
+        None of the words occurs in the library's playlists (titles, tags).
+    NoEventsError
+        The library has neither playlists nor events.
+    """
+    from songscape.recommend.importer import normalise
+    from songscape.recommend.words import WORD
+
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if not normalise(text):
+        raise ValueError("give at least one word")
+    model = get_words_model(store, seed).model
+    vector, used = model.query_vector(text)
+    if vector is None:
+        known = [t[len(WORD) :] for t in model.wv.index_to_key if t.startswith(WORD)][:8]
+        hint = (f"known words include: {', '.join(known)}" if known else
+                "the library's playlists have no titles or tags to learn words from")  # fmt: skip
+        raise UnknownWordsError(
+            f"none of the words of {text!r} occurs in the library's playlists ({hint})"
+        )
+    hits = model.nearest(vector, "item", k, exclude=used)
+    return {
+        "words": [t[len(WORD) :] for t in used],
+        "model": WORDS_MODEL,
+        "k": k,
+        "source": "model",
+        "results": _describe(store, [x for x, _ in hits], [s for _, s in hits]),
     }
 
 

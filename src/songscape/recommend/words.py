@@ -8,7 +8,8 @@ artist) end up near those items, so a word such as "autumn" or "exciting" finds 
 Sentences
     * :func:`playlist_sentences`: one per playlist of the library; the items in order,
       each followed by its artist (linked tracks) and, round-robin, one of the playlist's
-      words (title words and tags), so every item has words within the window;
+      words (title words and tags), so every item has words within the window; the words
+      left over when a playlist has fewer items than words close the sentence;
     * :func:`event_sessions`: a user's events with timestamps cut into sessions at gaps
       of more than ``gap_s`` (30 min by default);
     * :func:`hetrec_tag_sessions`: Last.fm HetRec 2011 has no playlists or play
@@ -70,6 +71,10 @@ class WordItem2Vec:
         Negative samples per positive pair.
     ns_exponent : float
         Exponent of the negative-sampling distribution (frequency ** ns_exponent).
+    sample : float
+        word2vec's downsampling of frequent tokens (a token above this share of the corpus
+        is randomly dropped); 0 disables it, as suits tiny corpora where every token is
+        "frequent".
     keep_all_words : bool
         Give every word token a vector whatever its count (``min_count`` then applies to
         items and artists only): a rare tag is still a query someone may type.
@@ -87,8 +92,9 @@ class WordItem2Vec:
         ns_exponent: float = 0.75,
         keep_all_words: bool = True,
         seed: int = 0,
+        sample: float = 1e-3,
     ):
-        self.keep_all_words = keep_all_words
+        self.keep_all_words, self.sample = keep_all_words, sample
         self.factors, self.window, self.epochs = factors, window, epochs
         self.min_count, self.negative, self.ns_exponent, self.seed = (
             min_count, negative, ns_exponent, seed,
@@ -110,6 +116,7 @@ class WordItem2Vec:
             sg=1,
             negative=self.negative,
             ns_exponent=self.ns_exponent,
+            sample=self.sample,
             epochs=self.epochs,
             seed=self.seed,
             workers=1,
@@ -206,10 +213,15 @@ def playlist_sentences(store: LibraryStore) -> list[list[str]]:
     ).fetchall()
     out: list[list[str]] = []
     current, sentence, words, n = None, [], [], 0
+
+    def close() -> None:
+        if sentence:
+            # a short playlist with more words than items: the rest of its words at the end
+            out.append(sentence + words[n:])
+
     for r in rows:
         if r["id"] != current:
-            if sentence:
-                out.append(sentence)
+            close()
             current, sentence, n = r["id"], [], 0
             words = _words_of(r["title"], r["tags"])
         sentence.append(ITEM + (r["track_id"] or r["item"]))
@@ -218,8 +230,7 @@ def playlist_sentences(store: LibraryStore) -> list[list[str]]:
         if words:
             sentence.append(words[n % len(words)])
             n += 1
-    if sentence:
-        out.append(sentence)
+    close()
     return out
 
 
@@ -260,13 +271,16 @@ def read_hetrec_tags(directory: str | Path) -> dict[str, str]:
 
 
 def read_hetrec_artists(directory: str | Path) -> dict[str, str]:
-    """``{artistID: name}`` from HetRec's ``artists.dat``."""
+    """``{artistID: name}`` from HetRec's ``artists.dat`` (``id name url pictureURL``,
+    tab-separated, with a header). Rows without an id or a name are skipped; undecodable
+    bytes are replaced. Raises OSError when the file cannot be read."""
     out = {}
-    with open(Path(directory) / "artists.dat", encoding="utf-8", newline="") as f:
+    with open(Path(directory) / "artists.dat", encoding="utf-8", errors="replace",
+              newline="") as f:  # fmt: skip
         reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(reader, None)
         for row in reader:
-            if len(row) >= 2:
+            if len(row) >= 2 and row[0].strip() and row[1].strip():
                 out[row[0].strip()] = row[1].strip()
     return out
 

@@ -711,21 +711,30 @@ def create_app(
                                           "imported events")] = None,
         seed: Annotated[list[str] | None, Query(description="repeatable: a new user's "
                                                 "liked track ids or items")] = None,
+        words: Annotated[str | None, Query(max_length=500, description="words of the "
+                                           "playlists' titles and tags, e.g. 'autumn "
+                                           "rain'")] = None,
         k: Annotated[int, Query(ge=1, le=200, description="results wanted")] = 20,
         model: Annotated[Literal["als", "bpr", "bpr-pop", "item2vec", "hybrid",
                                  "popularity"], Query()] = "als",
     ) -> dict:  # fmt: skip
         """Top-k items for a user (a fresh precomputed list when there is one, see
-        `songscape recommend --precompute`) or for seed tracks (ALS fold-in). Items linked
-        to library tracks carry `track_id`, `title`, `artist` and `audio_url`; 404 for an
-        unknown user or seed, or a library without listening events."""
+        `songscape recommend --precompute`), for seed tracks (ALS fold-in) or for words
+        (item2vec over the playlists with their titles and tags). Items linked to library
+        tracks carry `track_id`, `title`, `artist` and `audio_url`; other items carry the
+        `artist`/`title` recorded on import, if any. 404 for an unknown user, seed or
+        words, or a library without listening events (for words: without playlists or
+        events)."""
         from songscape.recommend import service
 
-        if (user is None) == (not seed):
-            raise ApiError(422, "bad parameter — give user or seed (not both)")
+        if sum((user is not None, bool(seed), words is not None)) != 1:
+            raise ApiError(422, "bad parameter — give exactly one of user, seed, words")
         try:
             if user is not None:
                 result = state.call(lambda lib: service.recommend_user(lib.store, user, k, model))
+            elif words is not None:
+                text = words
+                result = state.call(lambda lib: service.recommend_words(lib.store, text, k))
             else:
                 seeds = list(seed or [])
                 result = state.call(lambda lib: service.recommend_seed(lib.store, seeds, k))
