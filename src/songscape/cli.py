@@ -771,6 +771,7 @@ class _TrainProgress:
 
 def _training_data(args: argparse.Namespace, task: str):
     """The LabelSet from --labels CSV, --library-labels FIELD or --audio-dir DIR."""
+    from songscape.library.store import LibraryError
     from songscape.models.datasets import DatasetError, library_labels, read_labels, scan_audio
 
     sources = [s for s in (args.labels, args.library_labels, getattr(args, "audio_dir", None))
@@ -789,6 +790,8 @@ def _training_data(args: argparse.Namespace, task: str):
         return scan_audio(args.audio_dir)
     except DatasetError as err:
         raise CliError(str(err), EXIT_USAGE) from err
+    except LibraryError as err:  # --library-labels: no library there, or unreadable
+        raise CliError(str(err)) from err
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -851,6 +854,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.plot and not args.plot.endswith(".png"):
         raise CliError(f"--plot must name a .png file, got {args.plot}", EXIT_USAGE)
     data = _training_data(args, args.task)
+    if args.plot and data.multilabel:
+        raise CliError("--plot draws the linear probe's confusion matrix: single-label tasks "
+                       "only (not --task tags)", EXIT_USAGE)  # fmt: skip
     show_bar = not args.json and sys.stderr.isatty()
     try:
         if show_bar:
