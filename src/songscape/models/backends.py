@@ -136,6 +136,9 @@ class ShortChunkCNN(nn.Module):
     232 k with the 6 channels of the harmonic front-end).
     """
 
+    #: the layer type (the ResNet variant swaps in residual blocks)
+    block: type[nn.Module] = ConvBlock2d
+
     def __init__(
         self,
         in_channels: int = 1,
@@ -146,7 +149,7 @@ class ShortChunkCNN(nn.Module):
         widths = [int(in_channels), *map(int, channels)]
         self.input_bn = nn.BatchNorm2d(in_channels)
         self.layers = nn.Sequential(
-            *(ConvBlock2d(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+            *(self.block(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
         )
         self.head = EmbeddingHead(widths[-1], embedding_dim)
 
@@ -155,7 +158,7 @@ class ShortChunkCNN(nn.Module):
         return {"embedding": self.head(_global_max(self.layers(self.input_bn(x))))}
 
 
-class ShortChunkResNet(nn.Module):
+class ShortChunkResNet(ShortChunkCNN):
     """Short-chunk ResNet back-end (Won et al. 2020): 7 strided residual blocks.
 
     Parameters
@@ -172,23 +175,7 @@ class ShortChunkResNet(nn.Module):
     With the defaults: 759 k parameters.
     """
 
-    def __init__(
-        self,
-        in_channels: int = 1,
-        channels: Sequence[int] = (32, 32, 64, 64, 64, 64, 128),
-        embedding_dim: int = 128,
-    ):
-        super().__init__()
-        widths = [int(in_channels), *map(int, channels)]
-        self.input_bn = nn.BatchNorm2d(in_channels)
-        self.layers = nn.Sequential(
-            *(ResBlock2d(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
-        )
-        self.head = EmbeddingHead(widths[-1], embedding_dim)
-
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """(batch, in_channels, freq, frames) -> ``{"embedding": (batch, embedding_dim)}``."""
-        return {"embedding": self.head(_global_max(self.layers(self.input_bn(x))))}
+    block = ResBlock2d
 
 
 class CRNN(nn.Module):

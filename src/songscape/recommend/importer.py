@@ -322,6 +322,26 @@ def _upsert_names(conn, names: dict[str, tuple[str | None, str | None]], source:
     )
 
 
+def _record_import(
+    conn, source: str, kind: str, digest: str, rows: int, items: dict[str, str | None],
+    now: float,
+) -> tuple[int, dict[str, int]]:
+    """Record an imported file in ``imports``; ``(matched items, {how: count})``."""
+    by: dict[str, int] = {}
+    for how in items.values():
+        if how:
+            by[how] = by.get(how, 0) + 1
+    matched = sum(by.values())
+    conn.execute(
+        "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
+        "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
+        "imported_at = excluded.imported_at",
+        (source, kind, digest, rows, matched, now),
+    )
+    return matched, by
+
+
 def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: bool = False) -> dict:
     """Import a listening-events file into ``store`` (users, events), replacing that file's
     previous import.
@@ -388,18 +408,7 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
             out,
         )
         _upsert_names(conn, names, source)
-        matched = sum(1 for how in items.values() if how)
-        conn.execute(
-            "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
-            "VALUES (?, 'events', ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
-            "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
-            "imported_at = excluded.imported_at",
-            (source, digest, len(out), matched, now),
-        )
-    by: dict[str, int] = {}
-    for how in items.values():
-        if how:
-            by[how] = by.get(how, 0) + 1
+        matched, by = _record_import(conn, source, "events", digest, len(out), items, now)
     return {
         "source": source,
         "format": fmt,
@@ -506,18 +515,7 @@ def import_playlists(
             inserts,
         )
         _upsert_names(conn, names, source)
-        matched = sum(1 for how in items.values() if how)
-        conn.execute(
-            "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
-            "VALUES (?, 'playlists', ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
-            "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
-            "imported_at = excluded.imported_at",
-            (source, digest, len(inserts), matched, now),
-        )
-    by: dict[str, int] = {}
-    for how in items.values():
-        if how:
-            by[how] = by.get(how, 0) + 1
+        matched, by = _record_import(conn, source, "playlists", digest, len(inserts), items, now)
     return {
         "source": source,
         "format": fmt,
