@@ -83,11 +83,8 @@ def check_name(name: str) -> str:
 
 
 def sha1_file(path: Path) -> str:
-    h = hashlib.sha1()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha1").hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -289,6 +290,51 @@ def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
+def user_sentences(matrix: sp.csr_matrix, tokens: Sequence[str]) -> list[list[str]]:
+    """Each user's items as a "sentence" of ``tokens[item]``, most played first (ties by
+    item index); users without items are left out."""
+    out = []
+    for u in range(matrix.shape[0]):
+        lo, hi = matrix.indptr[u], matrix.indptr[u + 1]
+        idx, cnt = matrix.indices[lo:hi], matrix.data[lo:hi]
+        if len(idx):
+            out.append([tokens[j] for j in idx[np.lexsort((idx, -cnt))]])
+    return out
+
+
+def train_skipgram(
+    sentences: list[list[str]],
+    factors: int,
+    window: int,
+    min_count: int,
+    negative: int,
+    ns_exponent: float,
+    sample: float,
+    epochs: int,
+    seed: int,
+    trim_rule=None,
+):
+    """A seeded, single-threaded (so reproducible) skip-gram gensim ``Word2Vec``; negatives
+    are drawn from token frequency ** ``ns_exponent`` (popularity-aware sampling)."""
+    from gensim.models import Word2Vec
+
+    return Word2Vec(
+        sentences,
+        vector_size=factors,
+        window=window,
+        min_count=min_count,
+        sg=1,
+        negative=negative,
+        ns_exponent=ns_exponent,
+        sample=sample,
+        epochs=epochs,
+        seed=seed,
+        workers=1,
+        hashfxn=_stable_hash,
+        trim_rule=trim_rule,
+    )
+
+
 class Item2VecRecommender(_EmbeddingRecommender):
     """item2vec (Barkan & Koenigstein 2016): skip-gram Word2Vec where each user's items form
     one "sentence" (ordered by play count, most played first; a large window makes the order
@@ -317,29 +363,11 @@ class Item2VecRecommender(_EmbeddingRecommender):
         self.min_count, self.ns_exponent = min_count, ns_exponent
 
     def _fit(self, matrix: sp.csr_matrix) -> None:
-        from gensim.models import Word2Vec
-
-        sentences = []
-        for u in range(matrix.shape[0]):
-            lo, hi = matrix.indptr[u], matrix.indptr[u + 1]
-            idx, cnt = matrix.indices[lo:hi], matrix.data[lo:hi]
-            order = np.lexsort((idx, -cnt))
-            if len(idx):
-                sentences.append([str(int(j)) for j in idx[order]])
-        model = Word2Vec(
-            sentences,
-            vector_size=self.factors,
-            window=self.window,
-            min_count=self.min_count,
-            sg=1,
-            negative=self.negative,
-            ns_exponent=self.ns_exponent,
-            sample=0,
-            epochs=self.epochs,
-            seed=self.seed,
-            workers=1,
-            hashfxn=_stable_hash,
-        )
+        tokens = [str(j) for j in range(matrix.shape[1])]
+        model = train_skipgram(
+            user_sentences(matrix, tokens), self.factors, self.window, self.min_count,
+            self.negative, self.ns_exponent, 0, self.epochs, self.seed,
+        )  # fmt: skip
         vecs = np.zeros((matrix.shape[1], self.factors), dtype=np.float32)
         known = np.zeros(matrix.shape[1], dtype=bool)
         for word, row in model.wv.key_to_index.items():

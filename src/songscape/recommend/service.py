@@ -55,7 +55,7 @@ import numpy as np
 
 from songscape.library.store import LibraryStore, TrackNotFoundError
 from songscape.recommend.data import Interactions
-from songscape.recommend.models import MODELS, Recommender, _top_k
+from songscape.recommend.models import MODELS, Recommender, _top_k, user_sentences
 
 CACHE_DIR = "recs"
 REDIS_PREFIX = "songscape:recs:"
@@ -207,11 +207,7 @@ def _playlist_item2vec(store: LibraryStore, inter: Interactions, seed: int) -> n
     extra = playlist_sentences(store) + event_sessions(store)
     if not extra:
         return None
-    m = inter.matrix
-    lists = []
-    for u in range(m.shape[0]):
-        idx, cnt = m.indices[m.indptr[u] : m.indptr[u + 1]], m.data[m.indptr[u] : m.indptr[u + 1]]
-        lists.append([ITEM + inter.items[j] for j in idx[np.lexsort((idx, -cnt))]])
+    lists = user_sentences(inter.matrix, [ITEM + item for item in inter.items])
     min_count = int(min(5, max(1, inter.n_users // 50)))
     words = WordItem2Vec(min_count=min_count, seed=seed).fit(lists + extra)
     vectors = words.item_vectors(inter.items)

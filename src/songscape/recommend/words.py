@@ -24,7 +24,6 @@ frequency distribution raised to ``ns_exponent`` (0.75 by default).
 from __future__ import annotations
 
 import csv
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,13 +32,10 @@ import numpy as np
 
 from songscape.library.store import LibraryStore
 from songscape.recommend.importer import normalise
+from songscape.recommend.models import train_skipgram
 
 ITEM, ARTIST, WORD = "item:", "artist:", "word:"
 KINDS = {"item": ITEM, "artist": ARTIST, "word": WORD}
-
-
-def _stable_hash(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8"))
 
 
 def _keep_words(word: str, count: int, min_count: int) -> int:
@@ -103,26 +99,14 @@ class WordItem2Vec:
 
     def fit(self, sentences: Iterable[list[str]]) -> WordItem2Vec:
         """Train on token lists (tokens carry their ``item:``/``artist:``/``word:`` prefix)."""
-        from gensim.models import Word2Vec
-
         sentences = [s for s in sentences if len(s) > 1]
         if not sentences:
             raise ValueError("no sentence with at least two tokens to train on")
-        model = Word2Vec(
-            sentences,
-            vector_size=self.factors,
-            window=self.window,
-            min_count=self.min_count,
-            sg=1,
-            negative=self.negative,
-            ns_exponent=self.ns_exponent,
-            sample=self.sample,
-            epochs=self.epochs,
-            seed=self.seed,
-            workers=1,
-            hashfxn=_stable_hash,
+        model = train_skipgram(
+            sentences, self.factors, self.window, self.min_count, self.negative,
+            self.ns_exponent, self.sample, self.epochs, self.seed,
             trim_rule=_keep_words if self.keep_all_words else None,
-        )
+        )  # fmt: skip
         self.wv = model.wv
         self._unit = self.wv.get_normed_vectors()
         self._keys = list(self.wv.index_to_key)
