@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 test: setup
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
 
 demo: setup

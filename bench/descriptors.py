@@ -34,7 +34,7 @@ import numpy as np
 import soundfile as sf
 
 from songscape.analysis import key as key_mod
-from songscape.analysis.describe import compute_features, describe
+from songscape.analysis.descriptors import compute_features, describe
 from songscape.audio import synth
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from songscape.ingest.model_stages import DEFAULT_TAG_MODELS, model_stage_names
+from songscape.ingest.pipeline import IngestOptions, WorkItem, run_item
+from songscape.ingest.scan import scan_audio_files
+from songscape.ingest.stages import pipeline_stages
 from songscape.library.library import Library
-from songscape.library.model_stages import DEFAULT_TAG_MODELS, model_stage_names
-from songscape.library.pipeline import IngestOptions, _run_item, _WorkItem
-from songscape.library.scan import scan_audio_files
-from songscape.library.stages import pipeline_stages
 from songscape.models.registry import DEFAULT_MODEL
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -46,11 +46,11 @@ def bench_inline(files: list[Path]) -> dict:
         s.name
         for s in pipeline_stages(model_stage_names((DEFAULT_MODEL,), DEFAULT_TAG_MODELS))
     ]
-    _run_item(_WorkItem(str(files[0]), "warmup", None, None, stages, "new"), None, 1.0)
+    run_item(WorkItem(str(files[0]), "warmup", None, None, stages, "new"), None, 1.0)
     audio_s = 0.0
     started = time.perf_counter()
     for path in files:
-        result = _run_item(_WorkItem(str(path), "x", None, None, stages, "new"), None, 1.0)
+        result = run_item(WorkItem(str(path), "x", None, None, stages, "new"), None, 1.0)
         audio_s += result.audio_seconds
     wall = time.perf_counter() - started
     return {

@@ -2,7 +2,7 @@
 
 For every registered model and each of its embedding layers (``penultimate``,
 ``max_pool``, ``mean_pool`` for musicnn; ``pool5`` for VGG) and for the 80-d
-MFCC-statistics baseline (:func:`songscape.models.evaluation.mfcc_statistics`, on the
+MFCC-statistics baseline (:func:`songscape.evaluation.metrics.mfcc_statistics`, on the
 same 16 kHz audio), prints one JSON object per line with
 
 * ``probe_accuracy``/``probe_ci95``: linear-probe accuracy (standardise + logistic
@@ -51,8 +51,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from songscape.audio.decode import load_audio
-from songscape.models.evaluation import (
-    gtzan_groups,
+from songscape.datasets import gtzan_groups
+from songscape.evaluation.metrics import (
     knn_precision_at_k,
     linear_probe,
     mfcc_statistics,

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         emit({"data": "hetrec2k", "skipped": f"no {path}"})
         return 0
     from songscape.recommend.data import read_hetrec
-    from songscape.recommend.models import MODELS
+    from songscape.recommend.recommenders import MODELS
 
     inter = read_hetrec(path)
     result = time_als(inter.matrix, max(args.iterations, 5), args.threads)

@@ -89,7 +89,7 @@ def clustered(n: int, dim: int, seed: int = 0, latent: int = 32) -> np.ndarray:
 
 
 def library_vectors(path: str, model: str | None) -> tuple[np.ndarray, str]:
-    from songscape.library.store import LibraryStore
+    from songscape.catalog.store import LibraryStore
 
     with LibraryStore(path, create=False, readonly=True) as store:
         model = model or store.default_model()
@@ -147,7 +147,7 @@ def faiss_bytes(index) -> int:
 
 def _build_ivf(key: str, xb: np.ndarray, nlist: int, build_threads: int):
     """Train (on a seeded sample) and fill an IVF index: ``(index, build_s, serialized_bytes)``."""
-    from songscape.library.index import ivfpq_train_size
+    from songscape.search.index import ivfpq_train_size
 
     n, dim = xb.shape
     index = faiss.index_factory(dim, key, faiss.METRIC_L2)
@@ -163,7 +163,7 @@ def _build_ivf(key: str, xb: np.ndarray, nlist: int, build_threads: int):
 
 
 def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, args) -> Iterator:
-    from songscape.library.index import (
+    from songscape.search.index import (
         IndexParams,
         ivfpq_factory_key,
         ivfpq_layout,
@@ -265,7 +265,7 @@ def bench_hnswlib(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, 
         yield {"index": "hnswlib", "data": data["name"], "n": data["n"], "dim": data["dim"],
                "skipped": "hnswlib is not installed (pip install -e '.[dev]')"}  # fmt: skip
         return
-    from songscape.library.index import IndexParams
+    from songscape.search.index import IndexParams
 
     defaults = IndexParams()
     n, dim = xb.shape
@@ -295,8 +295,8 @@ def bench_hnswlib(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, 
 
 def bench_songscape(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, args) -> Iterator:
     """``VectorIndex.search`` end to end on a temporary library holding ``xb``."""
-    from songscape.library.index import IndexParams, VectorIndex
-    from songscape.library.store import LibraryStore
+    from songscape.catalog.store import LibraryStore
+    from songscape.search.index import IndexParams, VectorIndex
 
     n, dim = xb.shape
     with tempfile.TemporaryDirectory() as tmp, LibraryStore(Path(tmp) / "lib") as store:

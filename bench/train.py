@@ -2,7 +2,7 @@
 
 Data: ``../shared/data/gtzan_subset100`` (93 clips after the 7 ``excluded`` rows, 10
 genres, 15-18 s each). Groups are GTZAN blocks of 5 consecutive ids per genre
-(:func:`songscape.models.evaluation.gtzan_groups`), so two excerpts of one album or
+(:func:`songscape.evaluation.metrics.gtzan_groups`), so two excerpts of one album or
 recording are never on both sides of a split.
 
 Protocol (the same for every row):
@@ -93,7 +93,7 @@ def fold_scores(Xs: list[np.ndarray], data, folds, k: int = 10) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from songscape.models.evaluation import (
+    from songscape.evaluation.metrics import (
         bootstrap_interval,
         knn_precision_at_k,
         wilson_interval,
@@ -149,10 +149,10 @@ def main() -> None:
     import torch
 
     from songscape.config import default_cache_dir
-    from songscape.models.datasets import AudioCache, grouped_folds, read_labels
-    from songscape.models.protocol import embed_items
+    from songscape.datasets import AudioCache, grouped_folds, read_labels
+    from songscape.evaluation.harness import embed_items
     from songscape.models.trained import TrainedModel
-    from songscape.models.training import TrainConfig, hardware_string, train
+    from songscape.training.trainer import TrainConfig, hardware_string, train
 
     torch.set_num_threads(args.threads)
     cache_dir = default_cache_dir()
@@ -223,7 +223,7 @@ def main() -> None:
                 Xs.append(X)
                 train_s += result.metadata["train_s"]
                 epochs.append(result.metadata["epochs_run"])
-            from songscape.models.evaluation import wilson_interval
+            from songscape.evaluation.metrics import wilson_interval
 
             ci = wilson_interval(correct, len(data))
             row.update(

@@ -2,13 +2,13 @@
 
 A library of ``--tracks`` synthetic tracks (default 10,000: metadata, descriptors, the
 full 50-tag MSD vocabulary and clustered random 200-d ``musicnn-msd`` vectors, inserted
-straight into the catalog by :mod:`songscape.server.synthetic`, no audio) is served by the
+straight into the catalog by :mod:`songscape.catalog.synthetic`, no audio) is served by the
 real app under uvicorn on a free loopback port, and queried with httpx, one request at a
 time:
 
 * ``map_cold``: the first ``GET /api/map`` (UMAP fit of every track, k-means, cache file
   written, JSON built). umap-learn's numba kernels are compiled on a machine's first map
-  and cached on disk afterwards (see songscape.server.maps); ``numba_cache`` says whether
+  and cached on disk afterwards (see songscape.search.maps); ``numba_cache`` says whether
   they were already cached when this run started.
 * ``map_warm``: the same request again (in-memory cache; what every later page load of
   the running server costs), and ``page_data_warm``: ``/api/map`` + ``/api/stats``, all
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
+    from songscape.catalog.synthetic import build_synthetic_library
     from songscape.library.library import Library
-    from songscape.server.synthetic import build_synthetic_library
 
     tmp = None
     if args.keep:

@@ -38,12 +38,12 @@ fi
 # torch first and pinned: this exact version has a CPU wheel on the machine; a looser requirement
 # resolved by pip would pull gigabytes of CUDA packages.
 "$venv/bin/python" -m pip install -q "torch==2.13.0"
-"$venv/bin/python" -m pip install -q -e ".[dev]"
+"$venv/bin/python" -m pip install -q -e ".[all,dev]"
 # The pretrained musicnn checkpoints (ISC licence). Only its data files are used: its code targets
 # TF1 and numpy<1.17, so its declared dependencies are skipped.
 "$venv/bin/python" -m pip install -q --no-deps "musicnn==0.1.0"
 # Debian's chromium (+ Playwright) for the browser end-to-end test of the web app.
 bash scripts/install_browser.sh "$venv"
 # Compile librosa's numba kernels into their on-disk cache once, in one process.
-"$venv/bin/python" -c "from songscape.analysis.warmup import warm_up; warm_up()"
+"$venv/bin/python" -c "from songscape.ingest.warmup import warm_up; warm_up()"
 echo "setup: $venv ready ($("$venv/bin/python" -c 'import songscape; print("songscape", songscape.__version__)'))"

@@ -13,7 +13,7 @@ from tests.helpers import gtzan_clips
 @pytest.fixture(scope="session", autouse=True)
 def _analysis_warmed_up():
     """Parallel test workers must not compile numba's on-disk cache concurrently."""
-    from songscape.analysis.warmup import warm_up
+    from songscape.ingest.warmup import warm_up
 
     warm_up()
 

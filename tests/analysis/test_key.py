@@ -8,22 +8,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from songscape import notation as N
 from songscape.analysis import key as K
-from songscape.analysis.describe import compute_features
+from songscape.analysis.descriptors import compute_features
 from songscape.audio import synth
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_names_use_sharps() -> None:
-    assert K.key_name(6, "major") == "F# major"
-    assert K.key_name("Bb", "minor") == "A# minor"
-    assert K.key_name("db", "major") == "C# major"
-    assert K.parse_key("G# minor") == (8, "minor")
+    assert N.key_name(6, "major") == "F# major"
+    assert N.key_name("Bb", "minor") == "A# minor"
+    assert N.key_name("db", "major") == "C# major"
+    assert N.parse_key("G# minor") == (8, "minor")
     with pytest.raises(ValueError):
-        K.pitch_class("H")
+        N.pitch_class("H")
     with pytest.raises(ValueError):
-        K.key_name(0, "dorian")
+        N.key_name(0, "dorian")
 
 
 @pytest.mark.parametrize("profile", list(K.KEY_PROFILES))
@@ -32,7 +33,7 @@ def test_profile_itself_is_recognised_in_every_key(profile: str) -> None:
     for pc in range(12):
         for mode, prof in (("major", major), ("minor", minor)):
             key, conf = K.estimate_key(np.roll(prof, pc), profile=profile)
-            assert key == K.key_name(pc, mode)
+            assert key == N.key_name(pc, mode)
             assert conf == pytest.approx(1.0)  # r1 = 1: a perfect fit
 
 
@@ -59,7 +60,7 @@ KEYS = [("C", "major"), ("G", "major"), ("F#", "major"), ("Bb", "major"), ("E", 
 def test_synthetic_progressions_exact(tonic: str, mode: str) -> None:
     s = synth.chord_progression(tonic, mode, duration_s=8.0, rolloff=1.0, seed=1)
     key, conf = K.estimate_key(compute_features(s.y, s.sr).chroma)
-    assert key == s.key == K.key_name(tonic, mode)
+    assert key == s.key == N.key_name(tonic, mode)
     assert 0.0 < conf <= 1.0
 
 

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from songscape.analysis import rhythm
-from songscape.analysis.describe import HOP_LENGTH, compute_features, describe
+from songscape.analysis.descriptors import HOP_LENGTH, compute_features, describe
 from songscape.audio import synth
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

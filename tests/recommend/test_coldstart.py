@@ -11,9 +11,9 @@ from songscape.recommend.coldstart import (
     fold_in_user,
     recommend_for_seed,
 )
-from songscape.recommend.models import ALSRecommender
-from tests.recommend.test_evaluate import blocks
-from tests.recommend.test_models import BLOCK, block_of_item, planted, planted_features
+from songscape.recommend.recommenders import ALSRecommender
+from tests.recommend.test_holdout import blocks
+from tests.recommend.test_recommenders import BLOCK, block_of_item, planted, planted_features
 
 
 @pytest.fixture(scope="module")

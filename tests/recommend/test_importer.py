@@ -6,16 +6,14 @@ import json
 
 import pytest
 
-from songscape.library.store import LibraryStore
+from songscape.catalog.store import LibraryStore
+from songscape.catalog.synthetic import build_synthetic_library
 from songscape.recommend.importer import (
     ImportFormatError,
     TrackLinker,
-    artist_title_key,
     import_events,
     import_playlists,
-    normalise,
 )
-from songscape.server.synthetic import build_synthetic_library
 
 
 @pytest.fixture
@@ -31,16 +29,6 @@ def store(tmp_path):
     s.ids = ids
     yield s
     s.close()
-
-
-def test_normalise():
-    assert normalise("Beyoncé (feat. Jay-Z)") == "beyonce"
-    assert normalise("Don't  Stop!") == "dont stop"
-    assert normalise("Simon & Garfunkel") == "simon and garfunkel"
-    assert normalise("Song ft. Someone Else") == "song"
-    assert normalise("  ") == "" and normalise(None) == ""
-    assert artist_title_key("AC/DC", "T.N.T.") == "ac dc\tt n t"
-    assert artist_title_key("", "x") is None
 
 
 def test_linker_by_id_path_and_artist_title(store):

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from songscape.catalog.store import LibraryStore
+from songscape.catalog.synthetic import build_synthetic_library
 from songscape.cli import RECOMMEND_MODELS, main
-from songscape.library.store import LibraryStore
 from songscape.recommend import service
-from songscape.recommend.models import MODELS
-from songscape.server.synthetic import build_synthetic_library
+from songscape.recommend.recommenders import MODELS
 
 N_TRACKS, N_PLAYED = 64, 48
 
@@ -285,7 +285,7 @@ def test_precompute_redis_round_trip(lib, capsys, redis_url):
 
 
 def test_evaluate_recs_hygiene_flags(tmp_path, capsys):
-    from tests.recommend.test_evaluate import blocks
+    from tests.recommend.test_holdout import blocks
 
     inter = blocks(n_groups=2, users_per_group=20, block=20, per_user=10)
     m = inter.matrix.tocoo()

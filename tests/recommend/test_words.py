@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from songscape.library.store import LibraryStore
+from songscape.catalog.store import LibraryStore
+from songscape.catalog.synthetic import build_synthetic_library
 from songscape.recommend.importer import import_playlists
 from songscape.recommend.words import (
     ITEM,
@@ -14,7 +15,6 @@ from songscape.recommend.words import (
     hetrec_tag_sessions,
     playlist_sentences,
 )
-from songscape.server.synthetic import build_synthetic_library
 
 GROUPS = {"autumn": range(0, 10), "exciting": range(10, 20), "sleep": range(20, 30)}
 

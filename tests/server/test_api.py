@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from songscape.catalog.store import LibraryStore
+from songscape.catalog.synthetic import build_synthetic_library
 from songscape.cli import main
 from songscape.library.library import Library
-from songscape.library.store import LibraryStore
 from songscape.models.registry import get_spec
-from songscape.server import maps
+from songscape.search import maps
 from songscape.server.app import create_app, parse_range
-from songscape.server.synthetic import build_synthetic_library
 
 N_OK = 12
 

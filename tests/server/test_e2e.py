@@ -36,8 +36,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from songscape.ingest.pipeline import IngestOptions
 from songscape.library.library import Library
-from songscape.library.pipeline import IngestOptions
 from tests.helpers import REPO_ROOT, gtzan_clips, shared_data
 
 pytestmark = pytest.mark.slow

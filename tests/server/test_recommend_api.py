@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from songscape.library.store import LibraryStore
+from songscape.catalog.store import LibraryStore
 from songscape.recommend import service
 from songscape.recommend.importer import import_events
 from songscape.server.app import create_app
@@ -67,7 +67,7 @@ def test_serves_precomputed(setup):
 
 
 def test_library_without_events(tmp_path):
-    from songscape.server.synthetic import build_synthetic_library
+    from songscape.catalog.synthetic import build_synthetic_library
 
     build_synthetic_library(tmp_path / "lib", 3, seed=2)
     with TestClient(create_app(tmp_path / "lib")) as client:

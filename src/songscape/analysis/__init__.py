@@ -1,5 +1,5 @@
 """DSP descriptors: rhythm, key, loudness, energy, spectral shape.
 
 Each descriptor is a small pure function over a numpy signal in its own module;
-:func:`songscape.analysis.describe.describe` runs them all on one track.
+:func:`songscape.analysis.descriptors.describe` runs them all on one track.
 """

@@ -2,7 +2,7 @@
 
 Beats come from librosa's dynamic-programming beat tracker (Ellis 2007) run on a
 spectral-flux onset envelope; everything here takes that envelope (and a few other
-frame-rate features) as input so :func:`songscape.analysis.describe.describe` can
+frame-rate features) as input so :func:`songscape.analysis.descriptors.describe` can
 compute them once from a single STFT.
 
 librosa has no downbeat tracker. :func:`estimate_downbeats` scores, for each candidate

@@ -39,6 +39,14 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from songscape.errors import (
+    AudioError,
+    AudioTooLongError,
+    AudioTooShortError,
+    DecodeError,
+    SilentAudioError,
+)
+
 __all__ = [
     "AudioError",
     "AudioInfo",
@@ -114,32 +122,6 @@ _FFPROBE_ESTIMATED = b"Estimating duration from bitrate"
 
 _OGG_CAPTURE = b"OggS\x00"
 _OGG_MAX_PAGE = 27 + 255 + 255 * 255
-
-
-class AudioError(Exception):
-    """Base class: ``str(err)`` is a short, user-facing reason the file was rejected.
-
-    It is what ``songscape tracks --failed`` shows next to the file name.
-    """
-
-
-class DecodeError(AudioError):
-    """The file cannot be read as audio.
-
-    Missing, unreadable, empty, not audio, unknown format, corrupt or truncated.
-    """
-
-
-class AudioTooLongError(AudioError):
-    """The audio is longer than the ``max_duration_s`` limit."""
-
-
-class AudioTooShortError(AudioError):
-    """The audio is shorter than ``min_duration_s``."""
-
-
-class SilentAudioError(AudioError):
-    """The audio's peak level is below the silence threshold."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from songscape.analysis.key import key_name, pitch_class
+from songscape.notation import key_name, pitch_class
 
 __all__ = [
     "Synthesized", "beat_grid", "chord_progression", "click_track", "demo_song",

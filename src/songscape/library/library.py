@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, ARRAY_FIELDS, Descriptors
+from songscape.catalog.store import LibraryStore
 from songscape.config import default_library_dir
-from songscape.library.model_stages import model_stage_names
-from songscape.library.pipeline import IngestOptions, IngestReport, Progress, ingest
-from songscape.library.stages import TrackContext, pipeline_stages
-from songscape.library.store import LibraryStore
+from songscape.datasets import LabelSet, track_labels
+from songscape.ingest.model_stages import model_stage_names
+from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
+from songscape.ingest.stages import TrackContext, pipeline_stages
 from songscape.models.registry import DEFAULT_MODEL, get_spec
+from songscape.vectors import unit_rows
 
 #: Keys of a track summary (``songscape tracks --json``), in order. Documented in docs/cli.md.
 TRACK_SUMMARY_KEYS = (
@@ -80,7 +82,7 @@ class Library:
         options: IngestOptions | None = None,
         progress: Progress | None = None,
     ) -> IngestReport:
-        """Add/update the audio under ``paths``; see :func:`songscape.library.pipeline.ingest`.
+        """Add/update the audio under ``paths``; see :func:`songscape.ingest.pipeline.ingest`.
 
         Afterwards the vector index of every model the run embedded with is brought up
         to date (built on first use), so the first search is fast.
@@ -164,11 +166,16 @@ class Library:
         """Track summaries (keys :data:`TRACK_SUMMARY_KEYS`), optionally of one status."""
         return [_summary(row) for row in self.store.list_tracks(status)]
 
+    def labels(self, field_name: str = "genre") -> LabelSet:
+        """A training/evaluation label set from the tracks' own ``genre`` or ``artist``
+        (see :func:`songscape.datasets.track_labels`)."""
+        return track_labels(self.tracks(status="ok"), field_name, source=f"library:{self.root}")
+
     def track(self, ref: str) -> dict:
         """Everything known about one track: summary, tags, lyrics, descriptors, arrays, stages.
 
         ``ref`` is a track id, a unique id prefix, or a path of the track's file (or of a
-        duplicate copy of it). Raises :class:`~songscape.library.store.TrackNotFoundError`.
+        duplicate copy of it). Raises :class:`~songscape.catalog.store.TrackNotFoundError`.
         """
         row = self.store.get_track(ref)
         desc = self.store.descriptors(row["id"])
@@ -223,7 +230,7 @@ class Library:
 
     def index(self, model: str | None = None):
         """The model's vector index (default: the library's default model), in sync."""
-        from songscape.library.index import VectorIndex
+        from songscape.search.index import VectorIndex
 
         spec = get_spec(model or self.default_model)
         key = spec.name
@@ -256,7 +263,7 @@ class Library:
         model : str, optional
             Embedding model; default: the library's default.
         filters : iterable of str
-            ``name=value`` filters (see :mod:`songscape.library.search`).
+            ``name=value`` filters (see :mod:`songscape.search.similar`).
         other_artists : bool
             Leave out the query's artist.
         half_double : bool
@@ -269,7 +276,7 @@ class Library:
             ``id, path, title, artist, album, tempo_bpm, key, duration_s, score`` and an
             ``explanation`` (shared tags, tempo, key, same artist/album).
         """
-        from songscape.library.search import parse_filters, query_facts, similar_to_vector
+        from songscape.search.similar import parse_filters, query_facts, similar_to_vector
 
         if (ref is None) == (file is None):
             raise ValueError("give either a track or a file to search with")
@@ -304,9 +311,9 @@ class Library:
         """Tracks matching a text query ("calm piano music", "play IU songs").
 
         Returns ``{"query", "intent": {...}, "results": [...]}``; see
-        :mod:`songscape.library.text_query` for how queries are understood.
+        :mod:`songscape.search.text_query` for how queries are understood.
         """
-        from songscape.library.text_query import TextQueryEngine
+        from songscape.search.text_query import TextQueryEngine
 
         if self._text_engine is None:
             self._text_engine = TextQueryEngine(self.store)
@@ -323,15 +330,15 @@ class Library:
 
     def path(self, start: str, end: str, steps: int = 8, model: str | None = None) -> dict:
         """A smooth sequence of tracks from ``start`` to ``end`` (see
-        :func:`songscape.library.search.path_between`)."""
-        from songscape.library.search import path_between
+        :func:`songscape.search.similar.path_between`)."""
+        from songscape.search.similar import path_between
 
         spec = get_spec(model or self.default_model)
         a, b = self.store.get_track(start)["id"], self.store.get_track(end)["id"]
         data = self.embeddings(spec.name)
         if not data["ids"]:
             raise LookupError(f"the library has no {spec.name} vectors yet")
-        vectors = dict(zip(data["ids"], _unit(data["vectors"]), strict=True))
+        vectors = dict(zip(data["ids"], unit_rows(data["vectors"]), strict=True))
         for track in (a, b):
             if track not in vectors:
                 raise LookupError(f"track {track} has no {spec.name} vector yet")
@@ -348,14 +355,9 @@ _QUERY_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "to
 _RESULT_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "duration_s")
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
-
-
 def _file_facts(analysis: dict, model: str) -> dict:
     """Query facts of an analysed outside file, shaped like a library track's."""
-    from songscape.library.search import top_tags
+    from songscape.search.similar import top_tags
 
     return {
         "id": None,

@@ -33,7 +33,8 @@ from songscape.audio.features import (
     frame_patches,
     musicnn_log_mel,
 )
-from songscape.models.registry import ModelOutput, ModelSpec, register_model
+from songscape.errors import PretrainedWeightsError
+from songscape.models.spec import ModelOutput, ModelSpec, register_model, registered_names
 
 MUSICNN_PACKAGE = "musicnn"
 MUSICNN_WHEEL_VERSION = "0.1.0"
@@ -42,10 +43,6 @@ PORT_VERSION = 1
 #: Patches per forward pass: bounds memory (the timbral maps of one patch are ~9 MB);
 #: on one CPU core 1-2 patches per pass are also the fastest (cache-resident maps).
 DEFAULT_BATCH_PATCHES = 2
-
-
-class PretrainedWeightsError(RuntimeError):
-    """The musicnn checkpoints are not installed or unreadable."""
 
 
 def musicnn_dir() -> Path:
@@ -185,6 +182,12 @@ def _loader(architecture: str, checkpoint: str):
         return MusicnnTagger(spec, architecture, checkpoint)
 
     return load
+
+
+def ensure_registered() -> None:
+    """Register the pretrained ports unless they already are."""
+    if "musicnn-msd" not in registered_names():
+        register_pretrained_models()
 
 
 def register_pretrained_models() -> None:

@@ -10,206 +10,58 @@ bumped version is recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from songscape.errors import UnknownModelError
+from songscape.models import pretrained, trained
+from songscape.models.spec import (
+    DEFAULT_MODEL,
+    AudioModel,
+    ModelOutput,
+    ModelSpec,
+    load_registered,
+    register_model,
+    registered_names,
+    registered_spec,
+    unregister_model,
+)
 
-import numpy as np
-
-DEFAULT_MODEL = "musicnn-msd"
-
-
-class UnknownModelError(KeyError):
-    """A model name that is not in the registry."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What a registered model is and outputs.
-
-    Attributes
-    ----------
-    name : str
-        Registry name, e.g. ``"musicnn-msd"``.
-    version : str
-        Changes whenever the model's outputs would change (weights, preprocessing,
-        pooling); stored with every vector and tag it produced.
-    description : str
-        One line for ``songscape models``.
-    sample_rate : int
-        Input sample rate in Hz.
-    embedding_layer : str
-        The layer whose track-level pooling is the model's stored embedding.
-    layers : dict of str to int
-        Every embedding layer the model can output, with its dimension.
-    tag_source : str or None
-        Short name of the tag vocabulary (``"msd"``, ``"mtt"``), used to name tags
-        in combined tag sets; None for models without tag outputs.
-    labels : tuple of str
-        Tag names in output order (empty for embedding-only models).
-    loader : callable
-        Builds the :class:`AudioModel` (called once per process).
-    metrics : dict
-        Published or measured figures (e.g. ROC-AUC on its test set).
-    patch_duration_s : float
-        Seconds of audio per taggram row.
-    """
-
-    name: str
-    version: str
-    description: str
-    sample_rate: int
-    embedding_layer: str
-    layers: dict[str, int]
-    tag_source: str | None
-    labels: tuple[str, ...]
-    loader: Callable[[ModelSpec], AudioModel] = field(repr=False, compare=False)
-    metrics: dict[str, float] = field(default_factory=dict)
-    patch_duration_s: float = 3.0
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.layers[self.embedding_layer]
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "description": self.description,
-            "sample_rate": self.sample_rate,
-            "embedding_layer": self.embedding_layer,
-            "embedding_dim": self.embedding_dim,
-            "layers": dict(self.layers),
-            "tag_source": self.tag_source,
-            "n_tags": len(self.labels),
-            "metrics": dict(self.metrics),
-            "patch_duration_s": round(self.patch_duration_s, 4),
-            "default": self.name == DEFAULT_MODEL,
-        }
+__all__ = [
+    "DEFAULT_MODEL",
+    "AudioModel",
+    "ModelOutput",
+    "ModelSpec",
+    "UnknownModelError",
+    "get_spec",
+    "list_models",
+    "load_model",
+    "model_names",
+    "register_model",
+    "unregister_model",
+]
 
 
-@dataclass
-class ModelOutput:
-    """A model's view of one track.
-
-    Attributes
-    ----------
-    model, version : str
-        Which model (and version) produced this.
-    labels : tuple of str
-        Tag names, the columns of ``taggram``.
-    taggram : np.ndarray, shape (n_patches, n_tags), float32
-        Tag probabilities per patch.
-    patch_times_s : np.ndarray, shape (n_patches,)
-        Start of each patch in seconds.
-    patch_duration_s : float
-        Length of one patch in seconds.
-    embeddings : dict of str to np.ndarray
-        Track-level vector per layer (mean over patches), float32.
-    embedding_layer : str
-        The model's default layer, the one :attr:`embedding` returns.
-    """
-
-    model: str
-    version: str
-    labels: tuple[str, ...]
-    taggram: np.ndarray
-    patch_times_s: np.ndarray
-    patch_duration_s: float
-    embeddings: dict[str, np.ndarray]
-    embedding_layer: str
-
-    @property
-    def embedding(self) -> np.ndarray:
-        return self.embeddings[self.embedding_layer]
-
-    @property
-    def tag_probabilities(self) -> np.ndarray:
-        """Track-level probability per tag: the mean of the taggram over patches."""
-        return self.taggram.mean(axis=0)
-
-    def tags(self) -> dict[str, float]:
-        """``{tag: track-level probability}``, most probable first."""
-        probs = self.tag_probabilities
-        order = np.argsort(-probs, kind="stable")
-        return {self.labels[i]: float(probs[i]) for i in order}
-
-
-class AudioModel(Protocol):
-    """What every runnable model offers (pretrained imports and trained models alike)."""
-
-    spec: ModelSpec
-
-    def run(self, y: np.ndarray, hop_s: float | None = None) -> ModelOutput:
-        """Analyse mono float32 audio at ``spec.sample_rate`` Hz."""
-        ...
-
-
-_MODELS: dict[str, ModelSpec] = {}
-_LOADED: dict[str, AudioModel] = {}
-
-
-def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
-    """Add a model to the registry."""
-    if spec.name in _MODELS and not replace:
-        raise ValueError(f"model {spec.name!r} is already registered")
-    if spec.embedding_layer not in spec.layers:
-        raise ValueError(f"{spec.name}: embedding layer {spec.embedding_layer!r} not in layers")
-    _MODELS[spec.name] = spec
-    _LOADED.pop(spec.name, None)
-    return spec
+def ensure_builtins() -> None:
+    """Register the pretrained ports and the trained models of the models directory, once."""
+    pretrained.ensure_registered()
+    trained.ensure_scanned()
 
 
 def model_names() -> list[str]:
-    _ensure_builtins()
-    return list(_MODELS)
+    ensure_builtins()
+    return registered_names()
 
 
 def get_spec(name: str) -> ModelSpec:
     """The spec of a registered model; :class:`UnknownModelError` lists the known ones."""
-    _ensure_builtins()
-    try:
-        return _MODELS[name]
-    except KeyError:
-        raise UnknownModelError(
-            f"unknown model {name!r}; known models: {', '.join(_MODELS)}"
-        ) from None
+    ensure_builtins()
+    return registered_spec(name)
 
 
 def list_models() -> list[ModelSpec]:
-    _ensure_builtins()
-    return list(_MODELS.values())
+    ensure_builtins()
+    return [registered_spec(name) for name in registered_names()]
 
 
 def load_model(name: str) -> AudioModel:
     """The runnable model, built once per process and cached."""
-    spec = get_spec(name)
-    model = _LOADED.get(name)
-    if model is None:
-        model = _LOADED[name] = spec.loader(spec)
-    return model
-
-
-def unregister_model(name: str) -> None:
-    """Remove a model (e.g. a trained model whose checkpoint was replaced or deleted)."""
-    _MODELS.pop(name, None)
-    _LOADED.pop(name, None)
-
-
-_TRAINED_SCANNED = False
-
-
-def _ensure_builtins() -> None:
-    global _TRAINED_SCANNED
-    if not _MODELS:
-        from songscape.models import pretrained
-
-        pretrained.register_pretrained_models()
-    if not _TRAINED_SCANNED:  # models trained with `songscape train` (see models/trained.py)
-        _TRAINED_SCANNED = True
-        from songscape.models import trained
-
-        trained.register_trained_models()
+    ensure_builtins()
+    return load_registered(name)

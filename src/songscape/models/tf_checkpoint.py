@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from songscape.errors import CheckpointError
+
 __all__ = [
     "CheckpointError",
     "VariableInfo",
@@ -35,10 +37,6 @@ __all__ = [
     "list_variables",
     "read_checkpoint",
 ]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, corrupt, or uses a feature this reader does not support."""
 
 
 # TensorFlow ``DataType`` enum values (tensorflow/core/framework/types.proto) that map

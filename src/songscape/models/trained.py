@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from songscape.config import default_models_dir
-from songscape.models.registry import (
-    _MODELS,
+from songscape.errors import TrainedModelError
+from songscape.models import pretrained
+from songscape.models.spec import (
     ModelOutput,
     ModelSpec,
     register_model,
+    registered_names,
     unregister_model,
 )
 
@@ -54,20 +56,14 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _TRAINED: dict[str, Path] = {}
 
 
-class TrainedModelError(RuntimeError):
-    """A trained model's files are missing, corrupt or inconsistent."""
-
-
 def models_dir(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path).expanduser() if path is not None else default_models_dir()
 
 
 def builtin_names() -> set[str]:
     """Registry names not coming from the models directory (pretrained ports)."""
-    from songscape.models.registry import _ensure_builtins
-
-    _ensure_builtins()
-    return set(_MODELS) - set(_TRAINED)
+    pretrained.ensure_registered()
+    return set(registered_names()) - set(_TRAINED)
 
 
 def check_name(name: str) -> str:
@@ -161,6 +157,17 @@ def spec_from_metadata(meta: dict[str, Any], folder: Path | None = None) -> Mode
     )
 
 
+_SCANNED = False
+
+
+def ensure_scanned() -> None:
+    """Register the models directory's trained models on first use (see :func:`refresh`)."""
+    global _SCANNED
+    if not _SCANNED:
+        _SCANNED = True
+        register_trained_models()
+
+
 def register_trained_models(path: str | os.PathLike[str] | None = None) -> list[str]:
     """Register every trained model under the models directory; returns their names.
 
@@ -174,7 +181,7 @@ def register_trained_models(path: str | os.PathLike[str] | None = None) -> list[
     if not root.is_dir():
         return []
     names = []
-    builtins = set(_MODELS)
+    builtins = set(registered_names()) - set(_TRAINED)
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if not (folder / METADATA).exists() and not (folder / CHECKPOINT).exists():
             continue  # cache/, or a model still in its first epoch
@@ -195,9 +202,7 @@ def register_trained_models(path: str | os.PathLike[str] | None = None) -> list[
 
 def refresh(path: str | os.PathLike[str] | None = None) -> list[str]:
     """Re-scan the models directory (after training, or with another ``$SONGSCAPE_MODELS``)."""
-    from songscape.models.registry import _ensure_builtins
-
-    _ensure_builtins()
+    pretrained.ensure_registered()
     return register_trained_models(path)
 
 
@@ -225,7 +230,7 @@ class TrainedModel:
     ----------
     spec : ModelSpec
     net : torch.nn.Module
-        :class:`songscape.models.training.TrainedNet` in eval mode.
+        :class:`songscape.training.trainer.TrainedNet` in eval mode.
     meta : dict
         The checkpoint's metadata.
     batch_chunks : int
@@ -242,9 +247,9 @@ class TrainedModel:
 
     @classmethod
     def from_folder(cls, folder: Path, spec: ModelSpec | None = None) -> TrainedModel:
-        import torch
+        import torch  # torch only when a trained model is loaded, not when specs are listed
 
-        from songscape.models.training import net_from_checkpoint
+        from songscape.models.heads import net_from_checkpoint
 
         meta = read_metadata(folder)
         path = folder / CHECKPOINT
@@ -299,7 +304,7 @@ class TrainedModel:
             Seconds between chunk starts; None: no overlap.
         """
         if self.kind == "features":
-            from songscape.models.training import musicnn_patch_features
+            from songscape.models.heads import musicnn_patch_features
 
             layer = self.meta.get("feature_layer") or "penultimate"
             x, times = musicnn_patch_features(y, self.meta["feature_model"], hop_s, layer)

@@ -9,7 +9,7 @@ from songscape.recommend.data import (
     read_hetrec,
     read_jsonl,
 )
-from songscape.recommend.models import (
+from songscape.recommend.recommenders import (
     MODELS,
     ALSRecommender,
     BPRRecommender,

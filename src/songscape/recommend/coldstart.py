@@ -2,7 +2,7 @@
 
 * :class:`FactorMapper` learns a map from content vectors (audio embeddings from the
   library, tag vectors, any item feature matrix) to the item factors of a fitted
-  :class:`~songscape.recommend.models.ALSRecommender`: ridge regression (scikit-learn)
+  :class:`~songscape.recommend.recommenders.ALSRecommender`: ridge regression (scikit-learn)
   by default, or a small MLP. An item nobody has played gets predicted factors and can be
   scored for every user like any other item.
 * :func:`fold_in_user` solves a new user's factor from a few seed items with the ALS
@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from songscape.recommend import metrics
+from songscape.evaluation import ranking
 from songscape.recommend.data import Interactions
-from songscape.recommend.models import ALSRecommender, _top_k, _unit_rows, confidence
+from songscape.recommend.recommenders import ALSRecommender, confidence, top_k
+from songscape.vectors import unit_rows_with_mask
 
 
 class FactorMapper:
@@ -141,7 +142,7 @@ def recommend_for_seed(
     user = fold_in_user(model, seed_items, item_factors=item_factors)
     scores = (np.asarray(y) @ user).astype(np.float64)
     scores[np.asarray(seed_items, dtype=np.int64)] = -np.inf
-    top = _top_k(scores, k)
+    top = top_k(scores, k)
     return top, scores[top]
 
 
@@ -237,7 +238,7 @@ def evaluate_cold_start(
     feats = np.asarray(features, dtype=np.float32)
     if feats.shape[0] != inter.n_items:
         raise ValueError(f"features has {feats.shape[0]} rows, not {inter.n_items}")
-    unit, ok = _unit_rows(feats)
+    unit, ok = unit_rows_with_mask(feats)
     if has_features is not None:
         ok &= np.asarray(has_features, dtype=bool)
     m = inter.matrix.tocsr()
@@ -272,13 +273,13 @@ def evaluate_cold_start(
         recs = []
         for u in users:
             s = scores_of(u)
-            recs.append(_top_k(s.astype(np.float64), k).tolist())
+            recs.append(top_k(s.astype(np.float64), k).tolist())
         rels = [test[u] for u in users]
         pairs = list(zip(recs, rels, strict=True))
         results.append({
             "method": name,
-            f"recall_at_{k}": float(np.mean([metrics.recall_at_k(a, b, k) for a, b in pairs])),
-            f"ndcg_at_{k}": float(np.mean([metrics.ndcg_at_k(a, b, k) for a, b in pairs])),
+            f"recall_at_{k}": float(np.mean([ranking.recall_at_k(a, b, k) for a, b in pairs])),
+            f"ndcg_at_{k}": float(np.mean([ranking.ndcg_at_k(a, b, k) for a, b in pairs])),
             "fit_s": round(fit_s, 3),
         })  # fmt: skip
 

@@ -266,3 +266,18 @@ def clean(
         "top_n_only": top_n_only,
     }
     return out, report
+
+
+def read_hetrec_artists(directory: str | Path) -> dict[str, str]:
+    """``{artistID: name}`` from HetRec's ``artists.dat`` (``id name url pictureURL``,
+    tab-separated, with a header). Rows without an id or a name are skipped; undecodable
+    bytes are replaced. Raises OSError when the file cannot be read."""
+    out = {}
+    with open(Path(directory) / "artists.dat", encoding="utf-8", errors="replace",
+              newline="") as f:  # fmt: skip
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        next(reader, None)
+        for row in reader:
+            if len(row) >= 2 and row[0].strip() and row[1].strip():
+                out[row[0].strip()] = row[1].strip()
+    return out

@@ -17,8 +17,8 @@ Formats
 Linking
     An item is linked to a library track (``track_id``) by, in order: the track id, the
     file path (as given, then resolved), or the normalised "artist - title" (see
-    :func:`normalise`) against the tracks' metadata: from the row's ``artist`` and
-    ``title`` (``track_title`` for playlists) when given, else from an item written
+    :func:`songscape.text.normalize_text`) against the tracks' metadata: from the row's
+    ``artist`` and ``title`` (``track_title`` for playlists) when given, else from an item written
     ``"Artist - Title"``. Unmatched items are kept with ``track_id`` NULL: collaborative
     filtering needs no audio.
 
@@ -43,53 +43,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 import time
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from songscape.library.store import LibraryStore
+from songscape.catalog.store import LibraryStore
+from songscape.errors import ImportFormatError
+from songscape.recommend.data import read_hetrec_artists
+from songscape.text import normalize_text
 
 EVENT_FORMATS = ("hetrec", "csv", "tsv", "jsonl")
 PLAYLIST_FORMATS = ("csv", "tsv", "jsonl")
 MAX_REPORTED_ERRORS = 10
 
-_FEAT = re.compile(r"[\(\[]\s*(?:feat\.?|ft\.?|featuring|with)\s[^\)\]]*[\)\]]|"
-                   r"\s(?:feat\.?|ft\.?|featuring)\s.*$", re.IGNORECASE)  # fmt: skip
-_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
-
-
-class ImportFormatError(ValueError):
-    """A malformed row (the message names the file and line)."""
-
-
-def normalise(text: str | None) -> str:
-    """Lowercase, accents stripped, "feat." parts and punctuation removed, spaces collapsed.
-
-    Parameters
-    ----------
-    text : str or None
-        An artist name or a title.
-
-    Returns
-    -------
-    str
-        E.g. ``"Beyoncé (feat. Jay-Z)"`` -> ``"beyonce"``, ``"Don't Stop!"`` -> ``"dont stop"``.
-    """
-    if not text:
-        return ""
-    text = _FEAT.sub(" ", unicodedata.normalize("NFKC", text))
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    text = text.casefold().replace("&", " and ").replace("'", "").replace("\u2019", "")
-    return " ".join(_NON_WORD.sub(" ", text).replace("_", " ").split())
-
-
 def artist_title_key(artist: str | None, title: str | None) -> str | None:
     """The matching key of an (artist, title) pair, or None when either is empty."""
-    a, t = normalise(artist), normalise(title)
+    a, t = normalize_text(artist, True), normalize_text(title, True)
     return f"{a}\t{t}" if a and t else None
 
 
@@ -302,8 +272,6 @@ def _add_name(names: dict[str, tuple[str | None, str | None]], item: str,
 def hetrec_artist_names(directory: str | Path) -> dict[str, str]:
     """``{artistID: name}`` from ``artists.dat`` in ``directory``; empty when it is missing
     or unreadable."""
-    from songscape.recommend.words import read_hetrec_artists  # words imports this module
-
     try:
         return read_hetrec_artists(directory)
     except (OSError, csv.Error):

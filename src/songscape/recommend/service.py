@@ -53,32 +53,16 @@ from pathlib import Path
 
 import numpy as np
 
-from songscape.library.store import LibraryStore, TrackNotFoundError
+from songscape.catalog.store import LibraryStore, TrackNotFoundError
+from songscape.errors import NoEventsError, UnknownItemError, UnknownUserError, UnknownWordsError
 from songscape.recommend.data import Interactions
-from songscape.recommend.models import MODELS, Recommender, _top_k, user_sentences
+from songscape.recommend.recommenders import MODELS, Recommender, top_k, user_sentences
 
 CACHE_DIR = "recs"
 REDIS_PREFIX = "songscape:recs:"
 #: Played items with an embedding needed before cold tracks are mapped to factors.
 MIN_MAPPED_ITEMS = 10
 SERVICE_MODELS = tuple(MODELS)
-
-
-class UnknownUserError(LookupError):
-    """No events for this user in the library."""
-
-
-class UnknownItemError(LookupError):
-    """A seed that is neither a library track nor an item of the events."""
-
-
-class NoEventsError(ValueError):
-    """The library has no listening events (run ``songscape import-events``)."""
-
-
-class UnknownWordsError(LookupError):
-    """None of a query's words occurs in the library's playlists (the message suggests
-    some that do)."""
 
 
 #: The name of :func:`recommend_words`' model (results and cache files).
@@ -222,7 +206,7 @@ def get_model(store: LibraryStore, name: str = "als", seed: int = 0) -> Fitted:
     store : LibraryStore
         The library.
     name : str
-        A model of :data:`~songscape.recommend.models.MODELS`.
+        A model of :data:`~songscape.recommend.recommenders.MODELS`.
     seed : int
         Model seed.
     """
@@ -333,7 +317,7 @@ def _rank_user(fitted: Fitted, u: int, k: int) -> tuple[list[str], list[float]]:
         cold = (fitted.cold_factors @ model.user_vectors[u]).astype(np.float64)
         scores = np.concatenate([scores, cold])
         names += fitted.cold_items
-    top = _top_k(scores, k)
+    top = top_k(scores, k)
     return [names[i] for i in top], scores[top].tolist()
 
 
@@ -444,7 +428,7 @@ def recommend_seed(store: LibraryStore, seeds: list[str], k: int = 20) -> dict:
     user = fold_in_user(model, rows, item_factors=factors)
     scores = (factors @ user).astype(np.float64)
     scores[rows] = -np.inf
-    top = _top_k(scores, k)
+    top = top_k(scores, k)
     return {
         "seeds": resolved,
         "model": "als (fold-in)",
@@ -542,12 +526,12 @@ def recommend_words(store: LibraryStore, text: str, k: int = 20, seed: int = 0) 
     NoEventsError
         The library has neither playlists nor events.
     """
-    from songscape.recommend.importer import normalise
     from songscape.recommend.words import WORD
+    from songscape.text import normalize_text
 
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    if not normalise(text):
+    if not normalize_text(text, strip_featuring=True):
         raise ValueError("give at least one word")
     model = get_words_model(store, seed).model
     vector, used = model.query_vector(text)

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from songscape.library.store import LibraryStore
-from songscape.recommend.importer import normalise
-from songscape.recommend.models import train_skipgram
+from songscape.catalog.store import LibraryStore
+from songscape.recommend.recommenders import train_skipgram
+from songscape.text import normalize_text
 
 ITEM, ARTIST, WORD = "item:", "artist:", "word:"
 KINDS = {"item": ITEM, "artist": ARTIST, "word": WORD}
@@ -46,7 +46,7 @@ def _keep_words(word: str, count: int, min_count: int) -> int:
 
 def word_token(text: str) -> str | None:
     """``word:<normalised text>`` or None when nothing is left after normalising."""
-    norm = normalise(text)
+    norm = normalize_text(text, strip_featuring=True)
     return WORD + norm if norm else None
 
 
@@ -129,7 +129,8 @@ class WordItem2Vec:
         if whole and self.has(whole):
             used = [whole]
         else:
-            used = [t for w in normalise(text).split() if (t := WORD + w) and self.has(t)]
+            words = normalize_text(text, strip_featuring=True).split()
+            used = [t for w in words if (t := WORD + w) and self.has(t)]
         if not used:
             return None, []
         v = np.mean([self._unit[self.wv.key_to_index[t]] for t in used], axis=0)
@@ -179,7 +180,7 @@ def _words_of(*texts: str | None) -> list[str]:
         if not text:
             continue
         for part in text.replace(",", "|").split("|"):
-            norm = normalise(part)
+            norm = normalize_text(part, strip_featuring=True)
             if not norm:
                 continue
             words.append(WORD + norm)
@@ -210,7 +211,7 @@ def playlist_sentences(store: LibraryStore) -> list[list[str]]:
             words = _words_of(r["title"], r["tags"])
         sentence.append(ITEM + (r["track_id"] or r["item"]))
         if r["artist"]:
-            sentence.append(ARTIST + normalise(r["artist"]))
+            sentence.append(ARTIST + normalize_text(r["artist"], strip_featuring=True))
         if words:
             sentence.append(words[n % len(words)])
             n += 1
@@ -235,7 +236,7 @@ def event_sessions(store: LibraryStore, gap_s: float = 1800.0) -> list[list[str]
             sentence = []
         sentence.append(ITEM + (r["track_id"] or r["item"]))
         if r["artist"]:
-            sentence.append(ARTIST + normalise(r["artist"]))
+            sentence.append(ARTIST + normalize_text(r["artist"], strip_featuring=True))
         last_user, last_ts = r["user_id"], r["timestamp"]
     if sentence:
         out.append(sentence)
@@ -250,21 +251,6 @@ def read_hetrec_tags(directory: str | Path) -> dict[str, str]:
         next(reader, None)
         for row in reader:
             if len(row) >= 2:
-                out[row[0].strip()] = row[1].strip()
-    return out
-
-
-def read_hetrec_artists(directory: str | Path) -> dict[str, str]:
-    """``{artistID: name}`` from HetRec's ``artists.dat`` (``id name url pictureURL``,
-    tab-separated, with a header). Rows without an id or a name are skipped; undecodable
-    bytes are replaced. Raises OSError when the file cannot be read."""
-    out = {}
-    with open(Path(directory) / "artists.dat", encoding="utf-8", errors="replace",
-              newline="") as f:  # fmt: skip
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        next(reader, None)
-        for row in reader:
-            if len(row) >= 2 and row[0].strip() and row[1].strip():
                 out[row[0].strip()] = row[1].strip()
     return out
 

@@ -1,6 +1,6 @@
 """The songscape web app: HTTP API and the 3D map page (``songscape serve``).
 
-``create_app`` is imported lazily so that ``songscape.server.maps`` can be used without
+``create_app`` is imported lazily so that ``songscape.search.maps`` can be used without
 FastAPI.
 """
 

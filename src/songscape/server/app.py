@@ -41,7 +41,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songscape import __version__
-from songscape.server import maps
+from songscape.search import maps
 
 log = logging.getLogger(__name__)
 
@@ -438,7 +438,7 @@ def create_app(
     Parameters
     ----------
     library_dir : path-like
-        An existing library (raises ``songscape.library.store.LibraryError`` if there is
+        An existing library (raises ``songscape.catalog.store.LibraryError`` if there is
         none).
     warm_up : bool
         At startup, compute (or load) the default map and load the text-query model in
@@ -631,7 +631,7 @@ def create_app(
     ) -> dict:  # fmt: skip
         """Nearest tracks by cosine similarity of embeddings, with explanations
         (shared tags, tempo, key, same artist/album); see docs/search.md."""
-        from songscape.library.search import QueryError
+        from songscape.search.similar import QueryError
 
         state.track_row(track_id)
         name, _ = state.check_model(model)
@@ -767,7 +767,7 @@ def _warm_up(state: ServerState) -> None:
     """
     try:
         state.map_json(None, "umap")
-        from songscape.library.text_query import get_text_encoder
+        from songscape.search.text_query import get_text_encoder
 
         get_text_encoder().encode(["warm up"])
         state.call(lambda lib: lib.search("just play", k=1))

@@ -1,0 +1,153 @@
+"""Every error songscape raises on purpose, in one place.
+
+The CLI maps these classes to exit codes and the server to HTTP statuses (see
+``songscape.cli.errors`` and ``songscape.server.errors``); no caller recognises an error by
+its class name. Each class keeps the built-in base it had (``LookupError``, ``ValueError``…)
+so ``except ValueError`` around a call still works.
+"""
+
+from __future__ import annotations
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency group is not installed (``pip install 'songscape[EXTRA]'``)."""
+
+    def __init__(self, extra: str, module: str, feature: str):
+        self.extra, self.module, self.feature = extra, module, feature
+        super().__init__(
+            f"{feature} needs the '{extra}' extra ({module} is not installed): "
+            f"pip install 'songscape[{extra}]'"
+        )
+
+
+# ---- raised by audio.decode
+
+
+class AudioError(Exception):
+    """Base class: ``str(err)`` is a short, user-facing reason the file was rejected.
+
+    It is what ``songscape tracks --failed`` shows next to the file name.
+    """
+
+
+class DecodeError(AudioError):
+    """The file cannot be read as audio.
+
+    Missing, unreadable, empty, not audio, unknown format, corrupt or truncated.
+    """
+
+
+class AudioTooLongError(AudioError):
+    """The audio is longer than the ``max_duration_s`` limit."""
+
+
+class AudioTooShortError(AudioError):
+    """The audio is shorter than ``min_duration_s``."""
+
+
+class SilentAudioError(AudioError):
+    """The audio's peak level is below the silence threshold."""
+
+
+# ---- raised by models.registry
+
+
+class UnknownModelError(KeyError):
+    """A model name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+# ---- raised by models.pretrained
+
+
+class PretrainedWeightsError(RuntimeError):
+    """The musicnn checkpoints are not installed or unreadable."""
+
+
+# ---- raised by models.tf_checkpoint
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, or uses a feature this reader does not support."""
+
+
+# ---- raised by models.trained
+
+
+class TrainedModelError(RuntimeError):
+    """A trained model's files are missing, corrupt or inconsistent."""
+
+
+# ---- raised by datasets
+
+
+class DatasetError(ValueError):
+    """Bad or unusable training data (the message says which file or row)."""
+
+
+# ---- raised by training.trainer
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or go on (bad configuration, name taken, no checkpoint)."""
+
+
+# ---- raised by catalog.store
+
+
+class LibraryError(Exception):
+    """The library cannot be used (unreadable, newer schema, locked by another writer)."""
+
+
+class TrackNotFoundError(LookupError):
+    """No track matches the given id, id prefix or path."""
+
+
+# ---- raised by search.similar
+
+
+class QueryError(ValueError):
+    """A malformed filter or an impossible query (shown to the user as is)."""
+
+
+# ---- raised by search.index
+
+
+class VectorIndexError(RuntimeError):
+    """The vector index cannot do what was asked (bad query, unknown model, bad params)."""
+
+
+# ---- raised by search.text_query
+
+
+class TextModelError(RuntimeError):
+    """The offline sentence model is not installed or cannot be loaded."""
+
+
+# ---- raised by recommend.importer
+
+
+class ImportFormatError(ValueError):
+    """A malformed row (the message names the file and line)."""
+
+
+# ---- raised by recommend.service
+
+
+class UnknownUserError(LookupError):
+    """No events for this user in the library."""
+
+
+class UnknownItemError(LookupError):
+    """A seed that is neither a library track nor an item of the events."""
+
+
+class NoEventsError(ValueError):
+    """The library has no listening events (run ``songscape import-events``)."""
+
+
+class UnknownWordsError(LookupError):
+    """None of a query's words occurs in the library's playlists (the message suggests
+    some that do)."""

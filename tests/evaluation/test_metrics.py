@@ -1,0 +1,224 @@
+"""The embedding-quality metrics, on synthetic data with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from songscape.datasets import gtzan_groups
+from songscape.evaluation.metrics import (
+    bootstrap_interval,
+    knn_precision_at_k,
+    linear_probe,
+    mfcc_statistics,
+    plot_confusion_matrix,
+    wilson_interval,
+)
+
+
+def clusters(n_per_class: int = 20, n_classes: int = 3, dim: int = 8, spread: float = 0.1,
+             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tight, far-apart Gaussian clusters: one per class."""
+    rng = np.random.default_rng(seed)
+    centres = 10.0 * np.eye(n_classes, dim)
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, dim)) for c in centres])
+    y = np.repeat([f"class{i}" for i in range(n_classes)], n_per_class)
+    return X, y
+
+
+# ---- confidence intervals -----------------------------------------------------------------
+
+
+def test_wilson_interval_known_values() -> None:
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] > 0.2
+    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(10, 10)[0] < 0.8
+    with pytest.raises(ValueError):
+        wilson_interval(3, 0)
+    with pytest.raises(ValueError):
+        wilson_interval(11, 10)
+
+
+def test_bootstrap_interval_is_seeded_and_brackets_the_mean() -> None:
+    values = np.random.default_rng(1).random(50)
+    a, b = bootstrap_interval(values, seed=3), bootstrap_interval(values, seed=3)
+    assert a == b
+    assert a[0] < values.mean() < a[1]
+    assert bootstrap_interval(np.ones(5)) == (1.0, 1.0)
+    with pytest.raises(ValueError):
+        bootstrap_interval([0.5])
+
+
+# ---- linear probe -------------------------------------------------------------------------
+
+
+def test_probe_separable_clusters_are_perfect() -> None:
+    X, y = clusters()
+    result = linear_probe(X, y)
+    assert result["accuracy"] == 1.0
+    assert result["fold_accuracies"] == [1.0] * 5
+    assert result["class_names"] == ["class0", "class1", "class2"]
+    assert np.array_equal(result["confusion"], np.diag([20, 20, 20]))
+    low, high = result["ci95"]
+    assert 0.9 < low < 1.0 and high == 1.0
+    assert result["majority_baseline"] == pytest.approx(1 / 3)
+
+
+def test_probe_random_labels_are_near_chance() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 5))
+    y = rng.permutation(np.repeat(["a", "b"], 100))
+    result = linear_probe(X, y, seed=1)
+    assert 0.35 < result["accuracy"] < 0.65
+    assert result["ci95"][0] < 0.5 < result["ci95"][1]
+    assert np.sum(result["confusion"]) == 200
+
+
+def test_probe_groups_keep_duplicates_out_of_the_test_folds() -> None:
+    # 40 groups of 3 near-identical copies, label random per group: a memorising model
+    # scores high only when copies of a test item were in training (leakage).
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((40, 200))
+    X = np.repeat(points, 3, axis=0) + 1e-3 * rng.standard_normal((120, 200))
+    labels = np.repeat(rng.permutation(np.repeat(["a", "b"], 20)), 3)
+    groups = np.repeat(np.arange(40), 3)
+    leaky = linear_probe(X, labels, n_splits=3)
+    grouped = linear_probe(X, labels, groups=groups, n_splits=3)
+    assert leaky["accuracy"] > 0.9
+    assert grouped["accuracy"] < 0.75
+    assert grouped["grouped"] and not leaky["grouped"]
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "kwargs", "message"),
+    [
+        (np.zeros((10, 2)), ["a"] * 10, {}, "at least 2 classes"),
+        (np.zeros(10), ["a", "b"] * 5, {}, "2-D"),
+        (np.zeros((10, 2)), ["a", "b"] * 4, {}, "8 entries"),
+        (np.full((10, 2), np.nan), ["a", "b"] * 5, {}, "NaN"),
+        (np.zeros((10, 2)), ["a"] * 7 + ["b"] * 3, {}, "fewer than n_splits"),
+        (np.zeros((10, 2)), ["a", "b"] * 5, {"n_splits": 1}, "at least 2"),
+        (np.zeros((10, 2)), ["a", "b"] * 5, {"groups": [0, 1, 2] * 3 + [0]}, "3 groups"),
+    ],
+)
+def test_probe_rejects_bad_input(X, y, kwargs, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        linear_probe(X, y, **kwargs)
+
+
+def test_probe_rejects_groups_that_empty_a_class_from_training() -> None:
+    X, y = clusters(n_per_class=6, n_classes=2)
+    groups = np.where(y == "class0", "only", np.arange(12).astype(str))  # class0 is one group
+    with pytest.raises(ValueError, match="no training items of class"):
+        linear_probe(X, y, groups=groups, n_splits=3)
+
+
+# ---- kNN precision ------------------------------------------------------------------------
+
+
+def test_knn_separable_clusters_are_perfect() -> None:
+    X, y = clusters()
+    result = knn_precision_at_k(X, y, k=10)
+    assert result["precision"] == 1.0
+    assert result["ci95"] == (1.0, 1.0)
+    assert result["ceiling"] == 1.0
+    assert result["chance"] == pytest.approx(19 / 59)
+    assert result["neighbours"].shape == (60, 10)
+    assert not np.any(result["neighbours"] == np.arange(60)[:, None])  # never itself
+
+
+def test_knn_random_labels_are_near_chance() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = rng.integers(0, 3, 300)
+    result = knn_precision_at_k(X, y, k=10, metric="euclidean")
+    assert abs(result["precision"] - result["chance"]) < 0.06
+    assert result["ci95"][0] < result["chance"] < result["ci95"][1]
+
+
+def test_knn_groups_are_never_neighbours() -> None:
+    # Pairs of identical points with random labels per pair: without groups each item's
+    # nearest neighbour is its twin (precision@1 = 1); with groups the twin is excluded.
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((50, 6))
+    X = np.repeat(points, 2, axis=0)
+    labels = np.repeat(rng.integers(0, 2, 50), 2)
+    groups = np.repeat(np.arange(50), 2)
+    leaky = knn_precision_at_k(X, labels, k=1)
+    grouped = knn_precision_at_k(X, labels, k=1, groups=groups)
+    assert leaky["precision"] == 1.0
+    assert grouped["precision"] < 0.75
+    neighbours = grouped["neighbours"][:, 0]
+    assert not np.any(groups[neighbours] == groups)
+
+
+def test_knn_ceiling_reflects_excluded_groups() -> None:
+    X, y = clusters(n_per_class=6, n_classes=2)
+    groups = np.repeat(np.arange(4), 3)  # each class = two groups of 3
+    result = knn_precision_at_k(X, y, k=5, groups=groups)
+    # 3 same-class items stay eligible out of 9: at most 3 of 5 neighbours can match
+    assert result["ceiling"] == pytest.approx(3 / 5)
+    assert result["precision"] == pytest.approx(3 / 5)
+    assert result["chance"] == pytest.approx(3 / 9)
+
+
+@pytest.mark.parametrize(
+    ("k", "kwargs", "message"),
+    [
+        (10, {}, "smaller than the number of items"),
+        (12, {}, "smaller than the number of items"),
+        (0, {}, "at least 1"),
+        (8, {"groups": [0] * 5 + [1] * 5}, "eligible neighbours"),
+    ],
+)
+def test_knn_rejects_bad_k(k, kwargs, message) -> None:
+    X, y = clusters(n_per_class=5, n_classes=2)
+    with pytest.raises(ValueError, match=message):
+        knn_precision_at_k(X, y, k=k, **kwargs)
+
+
+def test_knn_rejects_mismatched_labels() -> None:
+    with pytest.raises(ValueError, match="labels has 3 entries"):
+        knn_precision_at_k(np.zeros((4, 2)), [0, 1, 0], k=1)
+
+
+# ---- baseline, grouping, plotting ---------------------------------------------------------
+
+
+def test_mfcc_statistics_layout() -> None:
+    sr = 16000
+    t = np.arange(sr) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(sr).astype(np.float32)
+    a, b = mfcc_statistics(tone, sr), mfcc_statistics(noise, sr)
+    assert a.shape == (80,) and a.dtype == np.float32 and np.all(np.isfinite(a))
+    assert np.all(a[20:40] >= 0) and np.all(a[60:] >= 0)  # the std blocks
+    assert not np.allclose(a, b)
+    assert np.array_equal(a, mfcc_statistics(tone, sr))
+    assert mfcc_statistics(tone, sr, n_mfcc=13).shape == (52,)
+    assert mfcc_statistics(tone[:2048], sr).shape == (80,)  # few frames: narrow delta filter
+    with pytest.raises(ValueError, match="mono"):
+        mfcc_statistics(np.stack([tone, tone]), sr)
+    with pytest.raises(ValueError, match="too short"):
+        mfcc_statistics(tone[:100], sr)
+
+
+def test_gtzan_groups_blocks_ids_within_genre() -> None:
+    names = ["audio/blues/blues.00000.ogg", "blues.00004", "blues.00005.ogg", "rock.00001.wav"]
+    groups = gtzan_groups(names)
+    assert list(groups) == ["blues:0", "blues:0", "blues:1", "rock:0"]
+    assert list(gtzan_groups(names, block=1)) == ["blues:0", "blues:4", "blues:5", "rock:1"]
+    with pytest.raises(ValueError, match="not a GTZAN clip"):
+        gtzan_groups(["song.ogg"])
+
+
+def test_plot_confusion_matrix_writes_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    path = plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], tmp_path / "sub" / "cm.png", "t")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="does not match"):
+        plot_confusion_matrix([[1, 2]], ["a", "b"], tmp_path / "x.png")
