@@ -26,34 +26,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from songscape.synthetic.listening import synthetic_lastfm
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-LASTFM_360K = (358_868, 160_112, 17_535_655)
 ANCHOR_S_PER_ITER = 1.4
-
-
-def synthetic_lastfm(scale: float, zipf: float, seed: int) -> sp.csr_matrix:
-    """A users x items play-count matrix with Last.fm 360K's shape (times ``scale``)."""
-    rng = np.random.default_rng(seed)
-    n_users, n_items, nnz = (max(1, int(round(x * scale))) for x in LASTFM_360K)
-    # user activity: log-normal, rescaled to the wanted number of non-zeros
-    activity = rng.lognormal(mean=0.0, sigma=0.8, size=n_users)
-    per_user = np.maximum(1, np.round(activity / activity.sum() * nnz)).astype(np.int64)
-    per_user = np.minimum(per_user, n_items)
-    rows = np.repeat(np.arange(n_users, dtype=np.int32), per_user)
-    p = 1.0 / np.arange(1, n_items + 1) ** zipf
-    cdf = np.cumsum(p / p.sum())
-    perm = rng.permutation(n_items).astype(np.int32)  # popular items anywhere in the index
-    m = sp.csr_matrix((n_users, n_items), dtype=np.float32)
-    for _ in range(3):  # repeated (user, item) draws merge: top up towards the wanted nnz
-        cols = np.minimum(np.searchsorted(cdf, rng.random(len(rows))), n_items - 1)
-        counts = rng.geometric(0.05, size=len(rows)).astype(np.float32)
-        m = m + sp.csr_matrix((counts, (rows, perm[cols])), shape=(n_users, n_items))
-        deficit = nnz - m.nnz
-        if deficit < 0.01 * nnz:
-            break
-        rows = rng.choice(rows, deficit)
-    m.sum_duplicates()
-    return m.tocsr()
 
 
 def time_als(matrix: sp.csr_matrix, iterations: int, threads: int, factors: int = 64) -> dict:

@@ -147,7 +147,7 @@ def faiss_bytes(index) -> int:
 
 def _build_ivf(key: str, xb: np.ndarray, nlist: int, build_threads: int):
     """Train (on a seeded sample) and fill an IVF index: ``(index, build_s, serialized_bytes)``."""
-    from songscape.search.index import ivfpq_train_size
+    from songscape.search.index_params import ivfpq_train_size
 
     n, dim = xb.shape
     index = faiss.index_factory(dim, key, faiss.METRIC_L2)
@@ -163,7 +163,7 @@ def _build_ivf(key: str, xb: np.ndarray, nlist: int, build_threads: int):
 
 
 def bench_faiss(data: dict, xb: np.ndarray, q: np.ndarray, truth: np.ndarray, args) -> Iterator:
-    from songscape.search.index import (
+    from songscape.search.index_params import (
         IndexParams,
         ivfpq_factory_key,
         ivfpq_layout,

@@ -2,7 +2,7 @@
 
 A library of ``--tracks`` synthetic tracks (default 10,000: metadata, descriptors, the
 full 50-tag MSD vocabulary and clustered random 200-d ``musicnn-msd`` vectors, inserted
-straight into the catalog by :mod:`songscape.catalog.synthetic`, no audio) is served by the
+straight into the catalog by :mod:`songscape.synthetic.catalogs`, no audio) is served by the
 real app under uvicorn on a free loopback port, and queried with httpx, one request at a
 time:
 
@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
-    from songscape.catalog.synthetic import build_synthetic_library
     from songscape.library.library import Library
+    from songscape.synthetic.catalogs import build_synthetic_library
 
     tmp = None
     if args.keep:

@@ -105,6 +105,13 @@ class TrackNotFoundError(LookupError):
     """No track matches the given id, id prefix or path."""
 
 
+# ---- raised by catalog.listening
+
+
+class CatalogBusyError(LibraryError):
+    """The catalog stayed locked by another connection (a long write) through every retry."""
+
+
 # ---- raised by search.similar
 
 
@@ -151,3 +158,27 @@ class NoEventsError(ValueError):
 class UnknownWordsError(LookupError):
     """None of a query's words occurs in the library's playlists (the message suggests
     some that do)."""
+
+
+# ---- raised by server
+
+
+class NoVectorError(LookupError):
+    """A track has no vector of the model asked for (``songscape ingest --model`` adds it)."""
+
+
+class RangeNotSatisfiableError(ValueError):
+    """An HTTP ``Range`` header that is malformed or lies outside the file."""
+
+
+# ---- raised by cli (checks the argument parser cannot make)
+
+
+class UsageError(Exception):
+    """A bad option value or combination found after parsing: a path that does not exist,
+    two flags that exclude each other (exit code 2, like the parser's own errors)."""
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked, for a reason its message gives: no vectors to
+    export, a picture that cannot be written (exit code 1)."""

@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from songscape.audio import decode
+from songscape.audio import decode, probing
+from songscape.audio import ffmpeg as ffmpeg_backend
 from songscape.audio.decode import (
     AudioError,
     AudioInfo,
@@ -55,9 +56,9 @@ LOSSY_TOLERANCE_S = 0.05
 @pytest.fixture(autouse=True)
 def _fresh_probe_memo():
     """Tests here fake I/O failures under probe(); a memoised header would hide them."""
-    decode._PROBE_MEMO.clear()
+    probing.clear_probe_memo()
     yield
-    decode._PROBE_MEMO.clear()
+    probing.clear_probe_memo()
 
 
 def tone(sr: int, seconds: float, channels: int = 2) -> np.ndarray:
@@ -332,8 +333,8 @@ def test_too_long_is_rejected_from_the_header_before_decoding(
     def no_decoding(*args: object) -> None:
         raise AssertionError("decoded although the header already said it is too long")
 
-    monkeypatch.setattr(decode, "_soundfile_blocks", no_decoding)
-    monkeypatch.setattr(decode, "_ffmpeg_blocks", no_decoding)
+    monkeypatch.setattr(decode, "soundfile_blocks", no_decoding)
+    monkeypatch.setattr(decode, "ffmpeg_blocks", no_decoding)
     with pytest.raises(AudioTooLongError) as err:
         load_audio(files["ogg"], max_duration_s=4.0)
     assert str(err.value) == (
@@ -349,13 +350,13 @@ def test_exactly_at_the_limit_is_accepted(files: dict[str, Path]) -> None:
 def test_stream_running_past_the_limit_is_stopped(
     files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_probe = decode._probe
+    real_probe = decode.probe_file
 
-    def lying_probe(path: Path) -> decode._Probed:
+    def lying_probe(path: Path) -> probing.Probed:
         probed = real_probe(path)
         return dataclasses.replace(probed, info=dataclasses.replace(probed.info, duration_s=1.0))
 
-    monkeypatch.setattr(decode, "_probe", lying_probe)
+    monkeypatch.setattr(decode, "probe_file", lying_probe)
     with pytest.raises(AudioTooLongError) as err:
         load_audio(files["wav"], max_duration_s=2.0, block_frames=4096)
     assert str(err.value).startswith("too long: still playing at 2.")
@@ -407,11 +408,11 @@ def test_unreadable_file(files: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_unreadable_file_simulated(files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    # Runs as root too: the module's open() raises as it would for a chmod 000 file.
+    # Runs as root too: the probing module's open() raises as it would for a chmod 000 file.
     def denied(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(decode, "open", denied, raising=False)
+    monkeypatch.setattr(probing, "open", denied, raising=False)
     with pytest.raises(DecodeError) as err:
         probe(files["wav"])
     assert str(err.value) == "permission denied: the file is not readable"
@@ -556,8 +557,8 @@ def test_hanging_ffmpeg_is_killed(
     fake_tool(bin_dir, "ffprobe", f'exec {shutil.which("ffprobe")} "$@"')
     fake_tool(bin_dir, "ffmpeg", "exec sleep 30")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(decode, "FFMPEG_MIN_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(decode, "FFMPEG_MIN_SPEED", 1e9)
+    monkeypatch.setattr(ffmpeg_backend, "FFMPEG_MIN_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(ffmpeg_backend, "FFMPEG_MIN_SPEED", 1e9)
     with pytest.raises(DecodeError, match=r"^ffmpeg did not finish decoding within 0\.5 s$"):
         load_audio(m4a)
 
@@ -570,7 +571,7 @@ def test_hanging_ffprobe_is_killed(
     fake_tool(bin_dir, "ffprobe", "exec sleep 30")
     fake_tool(bin_dir, "ffmpeg", "exit 0")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(decode, "FFPROBE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(ffmpeg_backend, "FFPROBE_TIMEOUT_S", 0.5)
     with pytest.raises(DecodeError, match=r"^ffprobe gave no answer within 0\.5 s$"):
         probe(m4a)
 
@@ -664,14 +665,12 @@ def test_real_music_decodes(path: Path, label_s: float) -> None:
 
 
 def test_header_is_probed_once_for_probe_then_load(tmp_path, monkeypatch):
-    from songscape.audio import decode
-
     path = tmp_path / "tone.wav"
     sr = 22050
     sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * sr) / sr)).astype("float32"), sr)
     calls = []
-    real = decode._probe_uncached
-    monkeypatch.setattr(decode, "_probe_uncached", lambda p: calls.append(p) or real(p))
+    real = probing._probe_uncached
+    monkeypatch.setattr(probing, "_probe_uncached", lambda p: calls.append(p) or real(p))
     decode.probe(path)
     decode.load_audio(path)
     assert len(calls) == 1

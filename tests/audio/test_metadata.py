@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from mutagen.oggopus import OggOpus
 from mutagen.oggvorbis import OggVorbis
 from mutagen.wave import WAVE
 
+from songscape.audio import metadata
 from songscape.audio.decode import ffmpeg_available
 from songscape.audio.metadata import TrackTags, read_tags
 
@@ -186,7 +188,9 @@ def test_broken_and_missing_files_give_empty_tags(tmp_path: Path) -> None:
         assert read_tags(path) == TrackTags(), path
 
 
-def test_broken_tag_block_gives_empty_tags(tmp_path: Path) -> None:
+def test_broken_tag_block_gives_empty_tags(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = write_audio(tmp_path / "broken.flac", "FLAC", "PCM_16")
     audio = FLAC(path)
     audio["TITLE"] = "will be damaged"
@@ -200,7 +204,23 @@ def test_broken_tag_block_gives_empty_tags(tmp_path: Path) -> None:
         pos += 4 + int.from_bytes(data[pos + 1 : pos + 4], "big")
     data[pos + 4 : pos + 8] = b"\xff\xff\xff\x7f"
     path.write_bytes(bytes(data))
-    assert read_tags(path) == TrackTags()
+    with caplog.at_level(logging.WARNING, logger="songscape.audio.metadata"):
+        assert read_tags(path) == TrackTags()
+    # Not silent: the reason the tags were dropped is logged.
+    assert any("broken.flac" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_is_not_mistaken_for_broken_tags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_audio(tmp_path / "fine.flac", "FLAC", "PCM_16")
+
+    def buggy(*args: object, **kwargs: object) -> None:
+        raise AttributeError("a bug, not a bad tag block")
+
+    monkeypatch.setattr(metadata.mutagen, "File", buggy)
+    with pytest.raises(AttributeError, match="a bug"):
+        read_tags(path)
 
 
 def test_ogg_with_theora_cover_uses_the_audio_stream_tags(tmp_path: Path) -> None:

@@ -8,14 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from songscape.catalog import schema
 from songscape.catalog import store as store_mod
-from songscape.catalog.store import (
-    SCHEMA_VERSION,
-    LibraryError,
-    LibraryStore,
-    StoredArray,
-    TrackNotFoundError,
-)
+from songscape.catalog.analysis import StoredArray
+from songscape.catalog.schema import SCHEMA_VERSION
+from songscape.catalog.store import LibraryError, LibraryStore, TrackNotFoundError
 
 
 def _add_track(store: LibraryStore, track_id: str, path: str, **extra) -> None:
@@ -72,8 +69,8 @@ def test_migrations_apply_in_order(tmp_path, monkeypatch):
     def add_column(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE tracks ADD COLUMN bpm_hint REAL")
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, add_column])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_column])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with LibraryStore(tmp_path / "lib") as store:
         assert store.schema_version == SCHEMA_VERSION + 1
         cols = [r[1] for r in store.conn.execute("PRAGMA table_info(tracks)")]

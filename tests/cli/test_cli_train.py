@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from songscape.cli import main
-from tests.training.test_trainer import TINY, tiny_csv
+from tests.helpers import TINY, tiny_csv
 
 torch = pytest.importorskip("torch")
 

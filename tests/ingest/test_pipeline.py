@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from songscape.catalog.analysis import put_array
 from songscape.ingest.pipeline import IngestOptions, WorkerPool
 from songscape.ingest.stages import (
     Stage,
@@ -230,11 +231,7 @@ class _CountingStage(Stage):
         return float(ctx.audio().std())
 
     def save(self, conn, track_id, payload):
-        conn.execute(
-            "INSERT OR REPLACE INTO arrays(track_id, name, dtype, shape, data) "
-            "VALUES (?, 'counting', '<f8', '', ?)",
-            (track_id, np.float64(payload).tobytes()),
-        )
+        put_array(conn, track_id, "counting", np.float64(payload))
 
 
 @pytest.fixture
@@ -385,18 +382,35 @@ def test_jamendo_tags_and_non_ascii_names(tmp_path):
 
 def test_unreadable_file_is_recorded_even_as_root(tmp_path, music_folder, monkeypatch):
     # Root ignores permission bits, so simulate the OS refusing to read one file.
-    from songscape.ingest import pipeline
+    from songscape.ingest import work
 
     locked = sorted(music_folder.rglob("*.ogg"))[0]
-    real_hash = pipeline.content_hash
+    real_hash = work.content_hash
 
     def refusing_hash(path, *args, **kwargs):
         if str(path) == str(locked):
             raise PermissionError(13, "Permission denied", str(path))
         return real_hash(path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "content_hash", refusing_hash)
+    monkeypatch.setattr(work, "content_hash", refusing_hash)
     with Library(tmp_path / "lib", create=True) as lib:
         report = lib.ingest([music_folder], INLINE)
         assert (report.added, report.failed) == (3, 1)
         assert lib.tracks(status="failed")[0]["error"] == "permission denied"
+
+
+def test_empty_file_beside_a_dangling_symlink_reingests(tmp_path):
+    # Issue 16: each alone was handled; together the second run failed with
+    # "UNIQUE constraint failed: tracks.path" (a failed track and an unreadable file
+    # both have no content hash, and None matched None).
+    folder = tmp_path / "music"
+    folder.mkdir()
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "dangling.ogg").symlink_to(tmp_path / "gone.ogg")
+    with Library(tmp_path / "lib", create=True) as lib:
+        for _ in range(3):
+            report = lib.ingest([folder], INLINE)
+            assert (report.failed, report.added, report.updated) == (2, 0, 0)
+            assert len(lib.tracks()) == 2
+            errors = sorted(t["error"] for t in lib.tracks(status="failed"))
+            assert errors == ["empty file (0 bytes)", "file not found"]

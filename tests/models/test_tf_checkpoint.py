@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from songscape.models import tf_checkpoint as tfc
 from songscape.models.tf_checkpoint import (
     CheckpointError,
     VariableInfo,
@@ -20,6 +19,8 @@ from songscape.models.tf_checkpoint import (
     list_variables,
     read_checkpoint,
 )
+from songscape.models.tf_checkpoint.bundle import NUMPY_DTYPES
+from songscape.models.tf_checkpoint.checksum import crc32c_bytewise
 from tests.helpers import SHARED_DATA
 
 MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
@@ -159,7 +160,7 @@ def test_crc32c_known_vectors() -> None:
 @pytest.mark.parametrize("size", [4095, 4096, 4099, 65_537, 300_001])
 def test_crc32c_vectorised_path_matches_byte_loop(size: int) -> None:
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
-    expected = tfc._crc_register_small(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
+    expected = crc32c_bytewise(data)
     assert crc32c(data) == expected
     assert crc32c(np.frombuffer(data, dtype=np.uint8)) == expected
     cut = size // 3
@@ -314,7 +315,7 @@ def write_bundle(
     extra_entries: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
     """A tiny TensorBundle V2 checkpoint, tensors spread round-robin over the shards."""
-    dtype_codes = {np.dtype(v): k for k, v in tfc._NUMPY_DTYPES.items()}
+    dtype_codes = {np.dtype(v): k for k, v in NUMPY_DTYPES.items()}
     shards = [bytearray() for _ in range(num_shards)]
     entries = [(b"", _field(1, num_shards) + _field(3, _field(1, 1)))]
     for i, (name, value) in enumerate(sorted(tensors.items())):

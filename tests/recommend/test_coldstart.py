@@ -12,8 +12,13 @@ from songscape.recommend.coldstart import (
     recommend_for_seed,
 )
 from songscape.recommend.recommenders import ALSRecommender
-from tests.recommend.test_holdout import blocks
-from tests.recommend.test_recommenders import BLOCK, block_of_item, planted, planted_features
+from songscape.synthetic.listening import (
+    BLOCK,
+    block_of_item,
+    blocks,
+    planted,
+    planted_features,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 from songscape.cli import main
 from songscape.recommend.data import Interactions, clean, read_csv, read_hetrec, read_jsonl
 from songscape.recommend.holdout import evaluate, split_holdout
+from songscape.synthetic.listening import blocks
 
 HETREC = Path(__file__).resolve().parents[3] / "shared/data/lastfm_hetrec2011_2k/user_artists.dat"
 KEYS = {"model", "precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage",
@@ -109,22 +110,6 @@ def test_clean_drops_degenerate_users():
 
 
 # -- holdout and evaluation ---------------------------------------------------------
-
-
-def blocks(n_groups=4, users_per_group=60, block=40, per_user=20, seed=0) -> Interactions:
-    rng = np.random.default_rng(seed)
-    users, items, counts, stamps = [], [], [], []
-    for g in range(n_groups):
-        for u in range(users_per_group):
-            # popularity within a block is skewed, so the baseline is not hopeless
-            p = 1.0 / np.arange(1, block + 1)
-            chosen = rng.choice(block, per_user, replace=False, p=p / p.sum())
-            for t, i in enumerate(chosen):
-                users.append(f"g{g}u{u}")
-                items.append(f"b{g}i{i}")
-                counts.append(int(rng.integers(1, 30)))
-                stamps.append(t)
-    return Interactions.from_triples(users, items, counts, stamps)
 
 
 def test_split_holdout_random_and_time():

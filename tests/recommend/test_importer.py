@@ -7,13 +7,13 @@ import json
 import pytest
 
 from songscape.catalog.store import LibraryStore
-from songscape.catalog.synthetic import build_synthetic_library
 from songscape.recommend.importer import (
     ImportFormatError,
     TrackLinker,
     import_events,
     import_playlists,
 )
+from songscape.synthetic.catalogs import build_synthetic_library
 
 
 @pytest.fixture

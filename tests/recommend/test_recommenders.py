@@ -1,15 +1,18 @@
 """Every recommender passes one contract on a matrix with planted structure.
 
 Two user groups (20 users each) listen only to items of their own block (items 0-14 for
-group A, 15-29 for group B), each user to 8 of the block's 15 items with random counts.
+group A, 15-29 for group B), each user to 8 of the block's 15 items with random counts
+(:func:`songscape.synthetic.listening.planted`).
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
+from songscape.errors import MissingExtraError
 from songscape.recommend.data import Interactions
 from songscape.recommend.recommenders import (
     ALSRecommender,
@@ -22,33 +25,15 @@ from songscape.recommend.recommenders import (
     negative_cdf,
     sample_negatives,
 )
-
-N_PER_GROUP, BLOCK, PER_USER = 20, 15, 8
-
-
-def planted(seed: int = 0) -> Interactions:
-    rng = np.random.default_rng(seed)
-    rows, cols, vals = [], [], []
-    for u in range(2 * N_PER_GROUP):
-        block = 0 if u < N_PER_GROUP else 1
-        items = rng.choice(BLOCK, PER_USER, replace=False) + block * BLOCK
-        rows += [u] * PER_USER
-        cols += items.tolist()
-        vals += rng.integers(1, 50, PER_USER).tolist()
-    m = sp.csr_matrix(
-        (np.asarray(vals, dtype=np.float32), (rows, cols)), shape=(2 * N_PER_GROUP, 2 * BLOCK)
-    )
-    users = [f"u{u}" for u in range(m.shape[0])]
-    items = [f"i{i}" for i in range(m.shape[1])]
-    return Interactions(users, items, m)
-
-
-def block_of_item(i: int) -> int:
-    return int(i) // BLOCK
-
-
-def block_of_user(u: int) -> int:
-    return 0 if u < N_PER_GROUP else 1
+from songscape.synthetic.listening import (
+    BLOCK,
+    N_PER_GROUP,
+    PER_USER,
+    block_of_item,
+    block_of_user,
+    planted,
+    planted_features,
+)
 
 
 class RecommenderContract:
@@ -166,17 +151,6 @@ def test_unknown_weighting():
         ALSRecommender(weighting="nope").fit(planted())
 
 
-def planted_features(seed: int = 0, missing: tuple[int, ...] = ()) -> np.ndarray:
-    """Content vectors with the blocks planted: block centre + noise; rows in ``missing``
-    are zeros (no vector)."""
-    rng = np.random.default_rng(seed + 100)
-    centres = rng.standard_normal((2, 12))
-    x = np.stack([centres[block_of_item(i)] for i in range(2 * BLOCK)])
-    x = x + 0.3 * rng.standard_normal(x.shape)
-    x[list(missing)] = 0.0
-    return x.astype(np.float32)
-
-
 class TestPopBPR(RecommenderContract):
     def make(self):
         return PopBPRRecommender(factors=8, epochs=100, regularization=0.05, batch_size=32, seed=0)
@@ -233,3 +207,28 @@ def test_pop_bpr_negatives_follow_popularity():
         np.testing.assert_allclose(share, expected, atol=0.01)
     model = PopBPRRecommender(factors=4, epochs=5, beta=0.0, seed=1).fit(planted())
     assert np.all(np.isfinite(model.item_vectors))
+
+
+def _uninstall(monkeypatch, package: str) -> None:
+    """Make ``package`` (and its submodules already imported) look not installed."""
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, package, None)
+
+
+@pytest.mark.parametrize(
+    ("package", "make"),
+    [
+        ("implicit", lambda: ALSRecommender(factors=4, iterations=1)),
+        ("implicit", lambda: BPRRecommender(factors=4, iterations=1)),
+        ("gensim", lambda: Item2VecRecommender(factors=4, epochs=1, min_count=1)),
+        ("implicit", lambda: HybridRecommender()),
+    ],
+)
+def test_missing_recommend_extra_names_it(monkeypatch, package, make):
+    _uninstall(monkeypatch, package)
+    with pytest.raises(MissingExtraError, match=r"pip install 'songscape\[recommend\]'") as err:
+        make().fit(planted())
+    assert err.value.extra == "recommend" and err.value.module.startswith(package)
+    # the models that need neither package still work
+    assert len(PopularityRecommender().fit(planted()).recommend(0, 3)[0]) == 3

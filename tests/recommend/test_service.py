@@ -6,51 +6,26 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import sqlite3
 import subprocess
+import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from songscape.catalog import listening
 from songscape.catalog.store import LibraryStore
-from songscape.catalog.synthetic import build_synthetic_library
 from songscape.cli import RECOMMEND_MODELS, main
-from songscape.recommend import service
+from songscape.errors import CatalogBusyError, MissingExtraError
+from songscape.recommend import fitting, service
 from songscape.recommend.recommenders import MODELS
-
-N_TRACKS, N_PLAYED = 64, 48
-
-
-def make_listening_library(base: Path) -> tuple[Path, list[str], Path]:
-    """A synthetic library (64 tracks with embeddings) and an events CSV: users of a genre
-    play 4 of that genre's first 48 tracks (by id, path or "artist - title") plus outside
-    items of their genre; the last 16 tracks are never played (cold)."""
-    root = base / "lib"
-    ids = build_synthetic_library(root, N_TRACKS, seed=11)
-    with LibraryStore(root) as store:
-        tracks = [store.get_track(t) for t in ids]
-    rng = np.random.default_rng(0)
-    by_genre: dict[str, list] = {}
-    for t in tracks[:N_PLAYED]:
-        by_genre.setdefault(t["genre"], []).append(t)
-    rows = ["user,item,count,timestamp"]
-    n = 0
-    for genre, group in sorted(by_genre.items()):
-        if len(group) < 5:
-            continue
-        for j in range(6):
-            user = f"{genre}-{j}"
-            for t in rng.choice(len(group), 4, replace=False):
-                track = group[t]
-                ref = (track["id"], track["path"], f"{track['artist']} - {track['title']}")[n % 3]
-                rows.append(f"{user},{ref},{int(rng.integers(1, 20))},{n}")
-                n += 1
-            rows.append(f"{user},ext:{genre}:{j % 3},2,{n}")
-            n += 1
-    events = base / "events.csv"
-    events.write_text("\n".join(rows) + "\n")
-    return root, ids, events
+from songscape.synthetic.listening import (
+    N_PLAYED,
+    blocks,
+    make_listening_library,
+    make_words_library,
+)
 
 
 def run_json(capsys, *argv: str):
@@ -120,7 +95,7 @@ def test_recommend_user_seed_and_errors(lib, capsys, monkeypatch):
     assert scores == sorted(scores, reverse=True)
     # the fitted model is cached and reused
     assert len(service.cache_files(root)) == 1
-    monkeypatch.setattr(service, "_fit", lambda *a, **k: pytest.fail("refitted"))
+    monkeypatch.setattr(fitting, "fit_model", lambda *a, **k: pytest.fail("refitted"))
     code, again = run_json(capsys, "--library", str(root), "recommend", "--user", user,
                            "--k", "5", "--json")  # fmt: skip
     assert again == out
@@ -285,8 +260,6 @@ def test_precompute_redis_round_trip(lib, capsys, redis_url):
 
 
 def test_evaluate_recs_hygiene_flags(tmp_path, capsys):
-    from tests.recommend.test_holdout import blocks
-
     inter = blocks(n_groups=2, users_per_group=20, block=20, per_user=10)
     m = inter.matrix.tocoo()
     rows = ["user,item,count,timestamp"]
@@ -346,23 +319,6 @@ def test_results_show_imported_names(tmp_path, capsys):
     assert all(r["artist"].startswith("Band ") for r in again["results"])
 
 
-def make_words_library(base: Path, n: int = 4) -> Path:
-    """A library without tracks whose playlists are n "autumn evenings" (items A, B, C) and
-    n "summer party" (D, E, F), each in its own shuffled order; items carry names."""
-    rng = np.random.default_rng(0)
-    rows = ["playlist,item,title,tags,artist,track_title"]
-    for p in range(n):
-        for pid, title, tags, items in (("au", "Autumn evenings", "calm", "ABC"),
-                                        ("su", "Summer party", "", "DEF")):  # fmt: skip
-            for x in rng.permutation(list(items)):
-                rows.append(f"{pid}{p},{x},{title},{tags},Artist {x},Song {x}")
-    pl = base / "words.csv"
-    pl.write_text("\n".join(rows) + "\n")
-    root = base / "lib"
-    assert main(["--library", str(root), "import-playlists", str(pl)]) == 0
-    return root
-
-
 def test_recommend_words(tmp_path, capsys, monkeypatch):
     from songscape.recommend import words
 
@@ -413,3 +369,53 @@ def test_recommend_words_without_data(tmp_path, capsys):
     assert "no playlists or listening events" in capsys.readouterr().err
     with LibraryStore(tmp_path / "lib") as store, pytest.raises(service.NoEventsError):
         service.recommend_words(store, "autumn")
+
+
+def test_precompute_on_a_locked_catalog_is_reported(lib, monkeypatch):
+    """A catalog another connection keeps locked is retried, then reported: never taken
+    for an old catalog, never written half."""
+    root, *_ = lib
+    monkeypatch.setattr(listening.time, "sleep", lambda seconds: None)
+    with LibraryStore(root) as store:
+        user = service.users_summary(store)[0]["id"]
+        store.conn.execute("PRAGMA busy_timeout = 0")  # the other writer shows at once
+        other = sqlite3.connect(store.catalog_path, timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(CatalogBusyError, match="precomputed popularity lists"):
+                service.precompute(store, "popularity", k=5)
+        finally:
+            other.rollback()
+            other.close()
+        assert listening.precomputed_list(store.conn, user, "popularity") is None
+        assert service.precompute(store, "popularity", k=5)["users"] > 0
+        assert listening.precomputed_list(store.conn, user, "popularity") is not None
+        assert service.recommend_user(store, user, k=5, model="popularity")["source"] == (
+            "precomputed")  # fmt: skip
+
+
+def test_results_of_a_catalog_without_the_items_table(tmp_path, capsys):
+    """A catalog from before the items table (read-only, so not migrated) answers with
+    library names only."""
+    folder = tmp_path / "hetrec"
+    folder.mkdir()
+    rows = ["userID\tartistID\tweight"] + [f"{u}\t{10 + (u + j) % 6}\t{5 + j}"
+                                           for u in range(8) for j in range(3)]  # fmt: skip
+    (folder / "user_artists.dat").write_text("\n".join(rows) + "\n")
+    (folder / "artists.dat").write_text("id\tname\n" + "".join(f"{10 + a}\tBand {a}\n"
+                                                              for a in range(6)))  # fmt: skip
+    lib = tmp_path / "lib"
+    assert main(["--library", str(lib), "import-events", str(folder / "user_artists.dat")]) == 0
+    with LibraryStore(lib) as store, store.transaction() as conn:
+        conn.execute("DROP TABLE items")
+    with LibraryStore(lib, readonly=True) as store:
+        out = service.recommend_user(store, "0", k=3)
+    assert len(out["results"]) == 3 and all(r["artist"] is None for r in out["results"])
+
+
+def test_redis_without_the_scale_extra(lib, monkeypatch):
+    root, *_ = lib
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with LibraryStore(root) as store, pytest.raises(MissingExtraError) as err:
+        service.precompute(store, "popularity", k=5, redis_url="redis://127.0.0.1:1/0")
+    assert err.value.extra == "scale" and "pip install 'songscape[scale]'" in str(err.value)

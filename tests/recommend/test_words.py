@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from songscape.catalog.store import LibraryStore
-from songscape.catalog.synthetic import build_synthetic_library
 from songscape.recommend.importer import import_playlists
 from songscape.recommend.words import (
     ITEM,
@@ -15,6 +14,7 @@ from songscape.recommend.words import (
     hetrec_tag_sessions,
     playlist_sentences,
 )
+from songscape.synthetic.catalogs import build_synthetic_library
 
 GROUPS = {"autumn": range(0, 10), "exciting": range(10, 20), "sleep": range(20, 30)}
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from songscape.catalog.store import LibraryStore
-from songscape.search import index as index_mod
-from songscape.search.index import IndexParams, VectorIndex, VectorIndexError, index_dir
+from songscape.errors import VectorIndexError
+from songscape.search import index_rows
+from songscape.search.index import IndexParams, VectorIndex, index_dir
 
 MODEL = "test-model"
 VERSION = "v1"
@@ -198,7 +199,7 @@ def test_exclude_and_allowed_are_respected(library, kind, monkeypatch):
     assert sorted(_ids(idx.search(q, k=10, allowed={ids[1], ids[2], "nope"}))) == ids[1:3]
     assert idx.search(q, k=5, allowed={ids[1]}, exclude={ids[1]}) == []
     # Large allowed sets go through the faiss IDSelector path.
-    monkeypatch.setattr(index_mod, "EXACT_SUBSET_MAX", 10)
+    monkeypatch.setattr(index_rows, "EXACT_SUBSET_MAX", 10)
     allowed = set(ids[: len(ids) // 2])
     for h in idx.search(x[:20], k=10, allowed=allowed, exclude={ids[0]}):
         assert len(h) == 10 and set(_ids(h)) <= allowed - {ids[0]}
@@ -207,7 +208,7 @@ def test_exclude_and_allowed_are_respected(library, kind, monkeypatch):
 
 def test_narrow_filter_on_hnsw_is_completed_exactly(library, monkeypatch):
     store, ids, x = library
-    monkeypatch.setattr(index_mod, "EXACT_SUBSET_MAX", 5)
+    monkeypatch.setattr(index_rows, "EXACT_SUBSET_MAX", 5)
     idx = _open(store, kind="hnsw", hnsw_m=4)
     idx.set_search_params(hnsw_ef_search=1)  # a filtered graph walk then comes back short
     for start in range(0, 400, 50):

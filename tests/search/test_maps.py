@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from songscape.catalog.synthetic import build_synthetic_library
 from songscape.library.library import Library
 from songscape.search import maps
+from songscape.synthetic.catalogs import build_synthetic_library
 
 
 def _blobs(n: int, k: int = 3, dim: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

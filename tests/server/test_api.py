@@ -17,12 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from songscape.catalog.store import LibraryStore
-from songscape.catalog.synthetic import build_synthetic_library
 from songscape.cli import main
 from songscape.library.library import Library
 from songscape.models.registry import get_spec
 from songscape.search import maps
-from songscape.server.app import create_app, parse_range
+from songscape.server.app import create_app
+from songscape.synthetic.catalogs import build_synthetic_library
 
 N_OK = 12
 
@@ -417,15 +417,7 @@ def test_an_empty_library_has_an_empty_map(tmp_path):
         assert c.get("/api/tracks").json()["total"] == 0
 
 
-# -- helpers and the serve command ------------------------------------------------------------
-
-
-def test_parse_range():
-    assert parse_range("bytes=0-0", 10) == (0, 0)
-    assert parse_range("bytes=-3", 10) == (7, 9)
-    assert parse_range("bytes=-30", 10) == (0, 9)
-    assert parse_range("bytes = 2 - 4", 10) == (2, 4)
-    assert parse_range("bytes=0-1,4-5", 10) is None
+# -- the serve command ------------------------------------------------------------------------
 
 
 def test_serve_errors(tmp_path, capsys):

@@ -9,7 +9,7 @@ from songscape.catalog.store import LibraryStore
 from songscape.recommend import service
 from songscape.recommend.importer import import_events
 from songscape.server.app import create_app
-from tests.recommend.test_service import make_listening_library, make_words_library
+from songscape.synthetic.listening import make_listening_library, make_words_library
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_serves_precomputed(setup):
 
 
 def test_library_without_events(tmp_path):
-    from songscape.catalog.synthetic import build_synthetic_library
+    from songscape.synthetic.catalogs import build_synthetic_library
 
     build_synthetic_library(tmp_path / "lib", 3, seed=2)
     with TestClient(create_app(tmp_path / "lib")) as client:

@@ -17,28 +17,13 @@ from songscape.datasets import (
     train_valid_split,
 )
 from songscape.evaluation.metrics import multilabel_auc
-from tests.helpers import shared_data
+from tests.helpers import TINY, shared_data, tiny_csv
 
 torch = pytest.importorskip("torch")
-
-#: A tiny encoder so that a few epochs take seconds on one core.
-TINY = {"channels": [8, 8, 8, 16, 16, 16, 16], "embedding_dim": 16}
 
 
 def gtzan_csv() -> Path:
     return shared_data("gtzan_subset100", "labels.csv")
-
-
-def tiny_csv(folder: Path, genres=("blues", "classical"), ids=(0, 1, 5, 6)) -> Path:
-    """A labels CSV of real clips: 2 groups (ids 0-4, 5-9) per genre."""
-    root = shared_data("gtzan_subset100", "audio")
-    lines = ["path,genre,split"]
-    for g in genres:
-        lines += [f"{root / g / f'{g}.{i:05d}.ogg'},{g},train" for i in ids]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "labels.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(autouse=True)

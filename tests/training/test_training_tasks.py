@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from songscape.datasets import read_labels, scan_audio
-from tests.training.test_trainer import tiny_csv
+from tests.helpers import tiny_csv
 
 torch = pytest.importorskip("torch")
 

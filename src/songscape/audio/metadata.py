@@ -2,18 +2,21 @@
 
 Handles ID3 (MP3, and AIFF/WAV files carrying an ID3 chunk), Vorbis comments (FLAC,
 Ogg Vorbis, Ogg Opus), MP4 atoms (M4A), ASF attributes (WMA) and APEv2 (WavPack,
-Monkey's Audio, Musepack). Tags are optional metadata: :func:`read_tags` never raises,
-a file without tags, or with broken ones, simply gives empty fields.
+Monkey's Audio, Musepack). Tags are optional metadata: a file without tags, or with
+broken ones, gives empty fields (the broken ones are logged as a warning); only a bug
+in this module raises.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import mutagen
+from mutagen import MutagenError
 from mutagen.apev2 import APEv2
 from mutagen.asf import ASFTags
 from mutagen.id3 import ID3
@@ -28,6 +31,15 @@ __all__ = ["TrackTags", "read_tags"]
 
 GENRE_SEPARATOR = "; "
 ARTIST_SEPARATOR = "; "
+
+log = logging.getLogger(__name__)
+
+# What unreadable or malformed tags raise: mutagen's own errors (it wraps OSError in
+# them when opening), plain OSError, and ValueError from a value that does not parse
+# (UnicodeDecodeError included). Anything else is a bug and propagates.
+_BAD_TAG_ERRORS = (MutagenError, OSError, ValueError)
+# Odd types or shapes of tag values that the conversion below meets in the wild.
+_BAD_VALUE_ERRORS = (ValueError, TypeError)
 
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 _LEADING_NUMBER = re.compile(r"^\s*(\d+)")
@@ -70,11 +82,13 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
     -------
     TrackTags
         All fields ``None`` if the file has no tags, unreadable tags, or cannot be
-        opened at all (decoding problems are :mod:`songscape.audio.decode`'s to report).
+        opened at all (decoding problems are :mod:`songscape.audio.decode`'s to report;
+        a tag block mutagen cannot parse is logged as a warning).
     """
     try:
         audio = mutagen.File(os.fspath(path))  # None if mutagen does not know the format
-    except Exception:  # mutagen raises many types (and OSError) on bad input
+    except _BAD_TAG_ERRORS as err:
+        log.warning("no tags read from %s: %s: %s", path, type(err).__name__, err)
         return TrackTags()
     tags = getattr(audio, "tags", None)
     if isinstance(audio, OggTheora):
@@ -86,7 +100,8 @@ def read_tags(path: str | os.PathLike[str]) -> TrackTags:
         return TrackTags()
     try:
         return _from_tags(tags)
-    except Exception:  # a malformed frame must not fail the ingest
+    except _BAD_VALUE_ERRORS as err:  # a malformed frame must not fail the ingest
+        log.warning("malformed tags in %s ignored: %s: %s", path, type(err).__name__, err)
         return TrackTags()
 
 
@@ -95,7 +110,7 @@ def _ogg_audio_tags(path: str | os.PathLike[str]) -> object | None:
     for kind in (OggVorbis, OggOpus, OggFLAC, OggSpeex):
         try:
             tags = kind(os.fspath(path)).tags
-        except Exception:  # no stream of this kind
+        except _BAD_TAG_ERRORS:  # no stream of this kind (or not readable as one)
             continue
         if tags:
             return tags

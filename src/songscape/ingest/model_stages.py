@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from songscape.catalog.store import LibraryStore
+from songscape.catalog import analysis, model_outputs
 from songscape.ingest.stages import Stage, TrackContext, register_stage_family
 from songscape.models.registry import ModelOutput, get_spec, load_model
 
@@ -113,14 +113,7 @@ class EmbedStage(Stage):
         )
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: EmbeddingPayload) -> None:
-        vector = np.ascontiguousarray(payload.vector, dtype="<f4")
-        conn.execute(
-            "INSERT INTO embeddings(track_id, model, model_version, dim, vector) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(track_id, model) DO UPDATE SET "
-            "model_version = excluded.model_version, dim = excluded.dim, "
-            "vector = excluded.vector",
-            (track_id, payload.model, payload.version, int(vector.shape[0]), vector.tobytes()),
-        )
+        model_outputs.put_embedding(conn, track_id, payload.model, payload.version, payload.vector)
 
 
 class TagStage(Stage):
@@ -151,15 +144,13 @@ class TagStage(Stage):
         )
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: TagPayload) -> None:
-        conn.execute("DELETE FROM tags WHERE track_id = ? AND model = ?", (track_id, payload.model))
-        conn.executemany(
-            "INSERT INTO tags(track_id, model, tag, probability) VALUES (?, ?, ?, ?)",
-            [
-                (track_id, payload.model, tag, float(p))
-                for tag, p in zip(payload.labels, payload.probabilities, strict=True)
-            ],
+        model_outputs.replace_tags(
+            conn,
+            track_id,
+            payload.model,
+            zip(payload.labels, payload.probabilities, strict=True),
         )
-        LibraryStore.put_array(conn, track_id, taggram_array_name(payload.model), payload.taggram)
+        analysis.put_array(conn, track_id, taggram_array_name(payload.model), payload.taggram)
 
 
 def model_stage_names(embed_models: tuple[str, ...], tag_models: tuple[str, ...]) -> list[str]:

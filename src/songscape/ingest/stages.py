@@ -35,7 +35,7 @@ from songscape.audio.decode import (
     probe,
 )
 from songscape.audio.metadata import read_tags
-from songscape.catalog.store import LibraryStore
+from songscape.catalog import analysis, tracks
 
 
 class TrackContext:
@@ -147,11 +147,7 @@ class MetadataStage(Stage):
         }
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: dict) -> None:
-        columns = list(payload)
-        conn.execute(
-            f"UPDATE tracks SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
-            [payload[c] for c in columns] + [track_id],
-        )
+        tracks.set_file_columns(conn, track_id, payload)
 
 
 class DescriptorsStage(Stage):
@@ -169,21 +165,26 @@ class DescriptorsStage(Stage):
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: Descriptors) -> None:
         d = payload
-        conn.execute("DELETE FROM descriptors WHERE track_id = ?", (track_id,))
-        conn.execute(
-            "INSERT INTO descriptors(track_id, analysis_sample_rate, tempo_bpm, beats_per_bar, "
-            "key, key_confidence, loudness_lufs, energy_rate_hz, spectral_centroid_hz, "
-            "onset_rate_hz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                track_id, d.sample_rate, d.tempo_bpm, d.beats_per_bar, d.key, d.key_confidence,
-                d.loudness_lufs, d.energy_rate_hz, d.spectral_centroid_hz, d.onset_rate_hz,
-            ),
-        )  # fmt: skip
+        analysis.put_descriptors(
+            conn,
+            track_id,
+            {
+                "analysis_sample_rate": d.sample_rate,
+                "tempo_bpm": d.tempo_bpm,
+                "beats_per_bar": d.beats_per_bar,
+                "key": d.key,
+                "key_confidence": d.key_confidence,
+                "loudness_lufs": d.loudness_lufs,
+                "energy_rate_hz": d.energy_rate_hz,
+                "spectral_centroid_hz": d.spectral_centroid_hz,
+                "onset_rate_hz": d.onset_rate_hz,
+            },
+        )
         # The decoded duration is the truth; the header's can be an estimate or absent.
-        conn.execute("UPDATE tracks SET duration_s = ? WHERE id = ?", (d.duration_s, track_id))
+        tracks.set_file_columns(conn, track_id, {"duration_s": d.duration_s})
         for name, values in d.arrays().items():
             dtype = np.float32 if name == "energy_curve" else np.float64
-            LibraryStore.put_array(conn, track_id, name, np.asarray(values, dtype=dtype))
+            analysis.put_array(conn, track_id, name, np.asarray(values, dtype=dtype))
 
 
 _REGISTRY: dict[str, Stage] = {}

@@ -195,12 +195,7 @@ class Library:
                     if name in ARRAY_FIELDS
                 },
             }
-        out["duplicates"] = [
-            r["path"]
-            for r in self.store.conn.execute(
-                "SELECT path FROM duplicates WHERE track_id = ? ORDER BY path", (row["id"],)
-            )
-        ]
+        out["duplicates"] = self.store.duplicates(row["id"])
         out["tags"] = {
             model: dict(list(tags.items())[:10])
             for model, tags in self.store.track_tags(row["id"]).items()

@@ -2,9 +2,11 @@
 
 :class:`TrainedNet` puts an optional linear head on any encoder of
 :mod:`songscape.models.architectures` or on the two musicnn-feature encoders here
-(:class:`FeatureMLP` for ``musicnn-head``, :class:`MusicnnBackend` for ``musicnn-finetune``).
-:func:`net_from_checkpoint` rebuilds one from a ``model.pt`` dict; it lives here, below the
-trainer, because loading a trained model must not need the training code.
+(:class:`FeatureMLP` for ``musicnn-head``, :class:`MusicnnBackend` for ``musicnn-finetune``),
+which train on per-patch features of the pretrained ``musicnn-msd``
+(:func:`musicnn_patch_features`). :func:`net_from_checkpoint` rebuilds one from a
+``model.pt`` dict; it lives here, below the trainer, because loading a trained model
+(:mod:`songscape.models.trained`) must not need the training code.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from songscape.models import pretrained
 from songscape.models.architectures import build_encoder
 from songscape.models.spec import load_registered
 
+#: The architectures that train on cached musicnn features instead of audio.
 FEATURE_ARCHS = ("musicnn-head", "musicnn-finetune")
 #: Which musicnn layer each feature architecture trains on.
 FEATURE_LAYERS = {"musicnn-head": "penultimate", "musicnn-finetune": "pooled"}
@@ -33,14 +36,33 @@ FEATURE_LAYERS = {"musicnn-head": "penultimate", "musicnn-finetune": "pooled"}
 FEATURE_MODEL = "musicnn-msd"
 
 
-def load_feature_model(model: str = FEATURE_MODEL) -> Any:
-    """The pretrained musicnn model whose features a feature architecture uses."""
+def load_feature_model(model: str = FEATURE_MODEL) -> pretrained.MusicnnTagger:
+    """The pretrained musicnn model whose features a feature architecture uses.
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not one of the pretrained musicnn ports.
+    """
     pretrained.ensure_registered()
-    return load_registered(model)
+    tagger = load_registered(model)
+    if not isinstance(tagger, pretrained.MusicnnTagger):
+        raise TypeError(f"{model!r} is not a pretrained musicnn model")
+    return tagger
 
 
 class FeatureMLP(nn.Module):
-    """The ``musicnn-head`` encoder: features -> dropout -> dense -> ReLU (the embedding)."""
+    """The ``musicnn-head`` encoder: features -> dropout -> dense -> ReLU (the embedding).
+
+    Parameters
+    ----------
+    in_dim : int
+        Feature dimension (200: musicnn's penultimate layer).
+    hidden_dim : int
+        Units of the dense layer, the embedding dimension.
+    dropout : float
+        Dropout on the input features.
+    """
 
     def __init__(self, in_dim: int = 200, hidden_dim: int = 256, dropout: float = 0.3):
         super().__init__()
@@ -51,6 +73,7 @@ class FeatureMLP(nn.Module):
         self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, hidden_dim), nn.ReLU())
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """(batch, in_dim) -> ``{"embedding": (batch, hidden_dim)}``."""
         return {"embedding": self.net(x)}
 
 
@@ -60,6 +83,15 @@ class MusicnnBackend(nn.Module):
     ``pool_bn`` -> dense 200 -> ReLU -> ``dense_bn`` (the penultimate embedding), with
     the layer names of :class:`songscape.models.musicnn.Musicnn` so its pretrained
     weights load directly (:meth:`load_pretrained`).
+
+    Parameters
+    ----------
+    in_dim : int
+        Pooled feature dimension (1506: max and mean pool of 753 channels).
+    hidden_dim : int
+        Units of the dense layer, the embedding dimension (200 to load musicnn's weights).
+    dropout : float
+        Kept in :attr:`config` for the head put on top (the back-end itself has none).
     """
 
     def __init__(self, in_dim: int = 1506, hidden_dim: int = 200, dropout: float = 0.3):
@@ -73,17 +105,29 @@ class MusicnnBackend(nn.Module):
         self.dense_bn = nn.BatchNorm1d(hidden_dim, eps=1e-3)
 
     def load_pretrained(self, model: str = FEATURE_MODEL) -> None:
-        source = load_feature_model(model).net  # type: ignore[attr-defined]
+        """Copy the back-end weights (``pool_bn``, ``dense``, ``dense_bn``) of ``model``."""
+        source = load_feature_model(model).net
         state = {k: v for k, v in source.state_dict().items()
                  if k.split(".")[0] in ("pool_bn", "dense", "dense_bn")}  # fmt: skip
         self.load_state_dict(state, strict=True)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """(batch, in_dim) -> ``{"embedding": (batch, hidden_dim)}``."""
         return {"embedding": self.dense_bn(torch.relu(self.dense(self.pool_bn(x))))}
 
 
 class TrainedNet(nn.Module):
-    """An encoder with an optional linear head on its embedding (``"logits"``)."""
+    """An encoder with an optional linear head on its embedding (``"logits"``).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Returns a dict with ``"embedding"`` (batch, ``encoder.embedding_dim``).
+    n_outputs : int
+        Classes (tags) of the head; 0 for none (unlabelled tasks).
+    dropout : float
+        Dropout on the embedding before the head.
+    """
 
     def __init__(self, encoder: nn.Module, n_outputs: int = 0, dropout: float = 0.0):
         super().__init__()
@@ -92,6 +136,7 @@ class TrainedNet(nn.Module):
         self.dropout = nn.Dropout(dropout) if n_outputs and dropout else nn.Identity()
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """The encoder's outputs, plus ``"logits"`` (batch, n_outputs) with a head."""
         out = dict(self.encoder(x))
         if self.head is not None:
             out["logits"] = self.head(self.dropout(out["embedding"]))
@@ -99,7 +144,11 @@ class TrainedNet(nn.Module):
 
 
 def net_from_checkpoint(checkpoint: dict[str, Any]) -> TrainedNet:
-    """Rebuild the network of a saved ``model.pt`` dict, in eval mode."""
+    """Rebuild the network of a saved ``model.pt`` dict, in eval mode.
+
+    Uses its ``kind``, ``arch``, ``encoder_config``, ``head``, ``labels`` and
+    ``net_state`` (see :func:`songscape.training.checkpoints.model_checkpoint`).
+    """
     if checkpoint.get("kind") == "features":
         cfg = checkpoint["encoder_config"]
         kind = MusicnnBackend if checkpoint["arch"] == "musicnn-finetune" else FeatureMLP
@@ -136,7 +185,7 @@ def musicnn_patch_features(
     seconds_per_frame = MUSICNN_HOP_LENGTH / MUSICNN_SAMPLE_RATE
     hop_frames = None if hop_s is None else max(1, round(hop_s / seconds_per_frame))
     patches, starts = frame_patches(musicnn_log_mel(y), MUSICNN_PATCH_FRAMES, hop_frames)
-    out = tagger.forward_patches(patches)  # type: ignore[attr-defined]
+    out = tagger.forward_patches(patches)
     if layer == "pooled":
         feats = np.stack([out["max_pool"], out["mean_pool"]], axis=2).reshape(len(patches), -1)
     else:

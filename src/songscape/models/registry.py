@@ -6,6 +6,11 @@ mono audio into a :class:`ModelOutput` (per-patch tag probabilities, track-level
 tags, track-level embeddings). Stored vectors carry the model name and version
 that made them, so a library can hold several models' vectors side by side and a
 bumped version is recomputed.
+
+This is the module the rest of songscape asks. Every function here first registers
+the built-in families (:func:`ensure_builtins`: the pretrained musicnn ports and the
+trained models of the models directory); the table itself lives in
+:mod:`songscape.models.spec`.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "ModelOutput",
     "ModelSpec",
     "UnknownModelError",
+    "ensure_builtins",
     "get_spec",
     "list_models",
     "load_model",
@@ -46,6 +52,7 @@ def ensure_builtins() -> None:
 
 
 def model_names() -> list[str]:
+    """Names of every registered model, the pretrained ports first."""
     ensure_builtins()
     return registered_names()
 
@@ -57,11 +64,20 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def list_models() -> list[ModelSpec]:
+    """Specs of every registered model, in :func:`model_names` order."""
     ensure_builtins()
     return [registered_spec(name) for name in registered_names()]
 
 
 def load_model(name: str) -> AudioModel:
-    """The runnable model, built once per process and cached."""
+    """The runnable model of ``name``, built once per process and cached.
+
+    Raises
+    ------
+    UnknownModelError
+        No model of that name.
+    PretrainedWeightsError, CheckpointError, TrainedModelError
+        Its weights are missing, unreadable or broken.
+    """
     ensure_builtins()
     return load_registered(name)

@@ -1,7 +1,11 @@
 """What a model is (:class:`ModelSpec`), what it outputs (:class:`ModelOutput`), the
 interface every runnable model offers (:class:`AudioModel`), and the table of registered
-models. The model families (``pretrained``, ``trained``) register into this table; the
-:mod:`songscape.models.registry` above them is what the rest of songscape asks.
+models.
+
+The model families (:mod:`~songscape.models.pretrained`, :mod:`~songscape.models.trained`)
+register into this table with :func:`register_model`. This module knows nothing of them,
+so they can import it without a cycle; :mod:`songscape.models.registry`, above them, makes
+sure they have registered before it answers, and is what the rest of songscape asks.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import numpy as np
 
 from songscape.errors import UnknownModelError
 
+#: The model ingest runs and search uses when none is named.
 DEFAULT_MODEL = "musicnn-msd"
 
 
@@ -63,9 +68,11 @@ class ModelSpec:
 
     @property
     def embedding_dim(self) -> int:
+        """Dimension of the stored embedding (that of :attr:`embedding_layer`)."""
         return self.layers[self.embedding_layer]
 
     def to_json(self) -> dict:
+        """The spec as ``songscape models --json`` and ``GET /api/models`` show it."""
         return {
             "name": self.name,
             "version": self.version,
@@ -115,6 +122,7 @@ class ModelOutput:
 
     @property
     def embedding(self) -> np.ndarray:
+        """The track-level vector of the model's default layer, float32."""
         return self.embeddings[self.embedding_layer]
 
     @property
@@ -135,16 +143,44 @@ class AudioModel(Protocol):
     spec: ModelSpec
 
     def run(self, y: np.ndarray, hop_s: float | None = None) -> ModelOutput:
-        """Analyse mono float32 audio at ``spec.sample_rate`` Hz."""
+        """Analyse mono float32 audio at ``spec.sample_rate`` Hz.
+
+        Parameters
+        ----------
+        y : np.ndarray, shape (n,)
+            The audio.
+        hop_s : float or None
+            Seconds between patch starts; None: the model's own (no overlap).
+        """
         ...
 
 
+#: Every registered model's spec, by name, in registration order.
 _MODELS: dict[str, ModelSpec] = {}
+#: The models built so far in this process (one instance per name).
 _LOADED: dict[str, AudioModel] = {}
 
 
 def register_model(spec: ModelSpec, replace: bool = False) -> ModelSpec:
-    """Add a model to the registry."""
+    """Add a model to the table (dropping any instance built from an earlier spec).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    replace : bool
+        Allow replacing a model of the same name.
+
+    Returns
+    -------
+    ModelSpec
+        ``spec``.
+
+    Raises
+    ------
+    ValueError
+        The name is taken (and ``replace`` is False), or the embedding layer is not one
+        of ``spec.layers``.
+    """
     if spec.name in _MODELS and not replace:
         raise ValueError(f"model {spec.name!r} is already registered")
     if spec.embedding_layer not in spec.layers:

@@ -230,7 +230,7 @@ class TrainedModel:
     ----------
     spec : ModelSpec
     net : torch.nn.Module
-        :class:`songscape.training.trainer.TrainedNet` in eval mode.
+        :class:`songscape.models.heads.TrainedNet` in eval mode.
     meta : dict
         The checkpoint's metadata.
     batch_chunks : int

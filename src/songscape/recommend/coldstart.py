@@ -28,8 +28,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from songscape.evaluation import ranking
+from songscape.extras import require
+from songscape.recommend.base import top_k
 from songscape.recommend.data import Interactions
-from songscape.recommend.recommenders import ALSRecommender, confidence, top_k
+from songscape.recommend.factorization import ALSRecommender, confidence
+from songscape.recommend.words import read_hetrec_tag_assignments
 from songscape.vectors import unit_rows_with_mask
 
 
@@ -61,13 +64,11 @@ class FactorMapper:
         if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 2:
             raise ValueError(f"need aligned 2-D features and factors, got {x.shape}, {y.shape}")
         if self.method == "ridge":
-            from sklearn.linear_model import Ridge
-
-            self._model = Ridge(alpha=self.alpha).fit(x, y)
+            linear = require("sklearn.linear_model", "recommend", "mapping cold items")
+            self._model = linear.Ridge(alpha=self.alpha).fit(x, y)
         else:
-            from sklearn.neural_network import MLPRegressor
-
-            self._model = MLPRegressor(
+            neural = require("sklearn.neural_network", "recommend", "mapping cold items")
+            self._model = neural.MLPRegressor(
                 hidden_layer_sizes=(self.hidden,), alpha=self.alpha * 1e-3, max_iter=300,
                 early_stopping=True, random_state=self.seed,
             ).fit(x, y)  # fmt: skip
@@ -109,7 +110,7 @@ def fold_in_user(
     ndarray
         The user factor, shape (factors,).
     """
-    model._check_fitted()
+    model.check_fitted()
     y = np.asarray(model.item_vectors if item_factors is None else item_factors, np.float64)
     seeds = np.asarray(seed_items, dtype=np.int64)
     if seeds.size == 0:
@@ -166,11 +167,8 @@ def hetrec_tag_features(
     has : ndarray
         Boolean mask of the items that have a vector.
     """
-    from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    from songscape.recommend.words import read_hetrec_tag_assignments
-
+    decomposition = require("sklearn.decomposition", "recommend", "HetRec tag features")
+    text = require("sklearn.feature_extraction.text", "recommend", "HetRec tag features")
     rows = read_hetrec_tag_assignments(directory)
     index = {a: i for i, a in enumerate(items)}
     tags: dict[str, int] = {}
@@ -181,10 +179,10 @@ def hetrec_tag_features(
             c.append(tags.setdefault(tag, len(tags)))
     counts = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(items), max(len(tags), 1)))
     counts.sum_duplicates()
-    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    tfidf = text.TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     has = np.diff(counts.indptr) > 0
     dim = min(dim, max(1, len(tags) - 1))
-    svd = TruncatedSVD(n_components=dim, random_state=seed)
+    svd = decomposition.TruncatedSVD(n_components=dim, random_state=seed)
     feats = np.zeros((len(items), dim), dtype=np.float32)
     feats[has] = svd.fit_transform(tfidf[has]).astype(np.float32)
     return feats, has

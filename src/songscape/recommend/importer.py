@@ -43,11 +43,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from songscape.catalog import listening
 from songscape.catalog.store import LibraryStore
 from songscape.errors import ImportFormatError
 from songscape.recommend.data import read_hetrec_artists
@@ -77,10 +79,7 @@ class TrackLinker:
         self.by_id: dict[str, str] = {}
         self.by_path: dict[str, str] = {}
         self.by_key: dict[str, str] = {}
-        rows = store.conn.execute(
-            "SELECT id, path, artist, title, status FROM tracks ORDER BY status != 'ok', id"
-        ).fetchall()
-        for r in rows:
+        for r in listening.link_candidates(store.conn):
             self.by_id[r["id"]] = r["id"]
             self.by_path.setdefault(r["path"], r["id"])
             key = artist_title_key(r["artist"], r["title"])
@@ -278,33 +277,13 @@ def hetrec_artist_names(directory: str | Path) -> dict[str, str]:
         return {}
 
 
-def _upsert_names(conn, names: dict[str, tuple[str | None, str | None]], source: str) -> None:
-    conn.executemany(
-        "INSERT INTO items(item, artist, title, source) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT(item) DO UPDATE SET artist = COALESCE(excluded.artist, items.artist), "
-        "title = COALESCE(excluded.title, items.title), source = excluded.source",
-        [(item, a, t, source) for item, (a, t) in names.items()],
-    )
-
-
-def _record_import(
-    conn, source: str, kind: str, digest: str, rows: int, items: dict[str, str | None],
-    now: float,
-) -> tuple[int, dict[str, int]]:
-    """Record an imported file in ``imports``; ``(matched items, {how: count})``."""
+def _matched_by(items: dict[str, str | None]) -> dict[str, int]:
+    """``{how: distinct items linked that way}`` of ``{item: how or None}``."""
     by: dict[str, int] = {}
     for how in items.values():
         if how:
             by[how] = by.get(how, 0) + 1
-    matched = sum(by.values())
-    conn.execute(
-        "INSERT INTO imports(source, kind, sha256, rows, matched, imported_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, kind) DO UPDATE SET "
-        "sha256 = excluded.sha256, rows = excluded.rows, matched = excluded.matched, "
-        "imported_at = excluded.imported_at",
-        (source, kind, digest, rows, matched, now),
-    )
-    return matched, by
+    return by
 
 
 def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: bool = False) -> dict:
@@ -361,19 +340,17 @@ def import_events(store: LibraryStore, path: str | Path, fmt: str, skip_bad: boo
             if item in artists:
                 _add_name(names, item, artists[item], None)
     users = sorted({o[0] for o in out})
+    by = _matched_by(items)
+    matched = sum(by.values())
     now = time.time()
-    with store.transaction() as conn:
-        replaced = conn.execute("DELETE FROM events WHERE source = ?", (source,)).rowcount
-        conn.executemany(
-            "INSERT OR IGNORE INTO users(id, added_at) VALUES (?, ?)", [(u, now) for u in users]
-        )
-        conn.executemany(
-            "INSERT INTO events(user_id, item, track_id, count, timestamp, source) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            out,
-        )
-        _upsert_names(conn, names, source)
-        matched, by = _record_import(conn, source, "events", digest, len(out), items, now)
+
+    def write(conn: sqlite3.Connection) -> int:
+        replaced = listening.replace_events(conn, source, users, out, now)
+        listening.upsert_item_names(conn, names, source)
+        listening.record_import(conn, source, "events", digest, len(out), matched, now)
+        return replaced
+
+    replaced = listening.in_transaction(store, write, f"importing events from {path}")
     return {
         "source": source,
         "format": fmt,
@@ -465,22 +442,18 @@ def import_playlists(
                 items[v["item"]] = how
             inserts.append((pid, v["position"], v["item"], track_id))
             _add_name(names, v["item"], v["artist"], v["track_title"])
+    by = _matched_by(items)
+    matched = sum(by.values())
+    heads = [(p, pl["title"], pl["tags"]) for p, pl in playlists.items()]
     now = time.time()
-    with store.transaction() as conn:
-        old = {r[0] for r in conn.execute("SELECT id FROM playlists WHERE source = ?", (source,))}
-        old |= {p for p in playlists if conn.execute(
-            "SELECT 1 FROM playlists WHERE id = ?", (p,)).fetchone()}  # fmt: skip
-        conn.executemany("DELETE FROM playlists WHERE id = ?", [(p,) for p in old])
-        conn.executemany(
-            "INSERT INTO playlists(id, title, tags, source) VALUES (?, ?, ?, ?)",
-            [(p, pl["title"], pl["tags"], source) for p, pl in playlists.items()],
-        )
-        conn.executemany(
-            "INSERT INTO playlist_items(playlist_id, position, item, track_id) VALUES (?, ?, ?, ?)",
-            inserts,
-        )
-        _upsert_names(conn, names, source)
-        matched, by = _record_import(conn, source, "playlists", digest, len(inserts), items, now)
+
+    def write(conn: sqlite3.Connection) -> int:
+        replaced = listening.replace_playlists(conn, source, heads, inserts)
+        listening.upsert_item_names(conn, names, source)
+        listening.record_import(conn, source, "playlists", digest, len(inserts), matched, now)
+        return replaced
+
+    replaced = listening.in_transaction(store, write, f"importing playlists from {path}")
     return {
         "source": source,
         "format": fmt,
@@ -491,6 +464,6 @@ def import_playlists(
         "unmatched": len(items) - matched,
         "matched_by": by,
         "named": len(names),
-        "replaced": len(old),
+        "replaced": replaced,
         **report,
     }

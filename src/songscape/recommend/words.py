@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from songscape.catalog import listening
 from songscape.catalog.store import LibraryStore
-from songscape.recommend.recommenders import train_skipgram
+from songscape.extras import require
+from songscape.recommend.item2vec import train_skipgram
 from songscape.text import normalize_text
 
 ITEM, ARTIST, WORD = "item:", "artist:", "word:"
@@ -39,8 +41,8 @@ KINDS = {"item": ITEM, "artist": ARTIST, "word": WORD}
 
 
 def _keep_words(word: str, count: int, min_count: int) -> int:
-    from gensim import utils
-
+    """gensim's trim rule: keep every word token, the default rule for the others."""
+    utils = require("gensim.utils", "recommend", "item2vec with words")
     return utils.RULE_KEEP if word.startswith(WORD) else utils.RULE_DEFAULT
 
 
@@ -191,11 +193,7 @@ def _words_of(*texts: str | None) -> list[str]:
 
 def playlist_sentences(store: LibraryStore) -> list[list[str]]:
     """One sentence per playlist (see the module docstring)."""
-    rows = store.conn.execute(
-        "SELECT p.id, p.title, p.tags, i.item, i.track_id, t.artist FROM playlists p "
-        "JOIN playlist_items i ON i.playlist_id = p.id LEFT JOIN tracks t ON t.id = i.track_id "
-        "ORDER BY p.id, i.position"
-    ).fetchall()
+    rows = listening.playlist_item_rows(store.conn)
     out: list[list[str]] = []
     current, sentence, words, n = None, [], [], 0
 
@@ -221,11 +219,7 @@ def playlist_sentences(store: LibraryStore) -> list[list[str]]:
 
 def event_sessions(store: LibraryStore, gap_s: float = 1800.0) -> list[list[str]]:
     """Each user's timestamped events cut into sessions at gaps > ``gap_s`` seconds."""
-    rows = store.conn.execute(
-        "SELECT e.user_id, e.item, e.track_id, e.timestamp, t.artist FROM events e "
-        "LEFT JOIN tracks t ON t.id = e.track_id WHERE e.timestamp IS NOT NULL "
-        "ORDER BY e.user_id, e.timestamp, e.rowid"
-    ).fetchall()
+    rows = listening.timestamped_event_rows(store.conn)
     out: list[list[str]] = []
     sentence: list[str] = []
     last_user, last_ts = None, None

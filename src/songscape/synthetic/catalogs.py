@@ -1,7 +1,8 @@
 """A synthetic library for tests and benchmarks of the web app (no audio analysis).
 
-Tracks, descriptors, embeddings of the default model and tags are inserted straight
-into the catalog, so a 10,000-track library takes seconds instead of hours of ingest.
+Tracks, descriptors, embeddings of the default model and tags are written straight
+into the catalog (through its table functions, as ingest would store them), so a
+10,000-track library takes seconds instead of hours of ingest.
 The embeddings are clustered (one centre per genre plus noise), so maps, clusters and
 similar-track queries have structure to find. Optionally, the first tracks get a short
 real WAV file, so audio streaming can be exercised too.
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from songscape.catalog.store import LibraryStore
+from songscape.catalog import analysis, model_outputs, schema, tracks
+from songscape.catalog.store import STATUS_OK, LibraryStore
 from songscape.models.registry import DEFAULT_MODEL, get_spec
 from songscape.notation import key_name
 
@@ -81,7 +83,7 @@ def build_synthetic_library(
     audio_root = Path(audio_dir) if audio_dir is not None else Path(root) / "no-audio"
     now = time.time()
     ids = []
-    track_rows, desc_rows, emb_rows, tag_rows = [], [], [], []
+    records = []
     n_artists = max(1, n // 8)
     for i in range(n):
         track_id = synthetic_id(seed, i)
@@ -95,46 +97,39 @@ def build_synthetic_library(
         size = None
         if i < n_audio:
             size = _write_wav(path, seed + i)
-        track_rows.append((
-            track_id, f"hash-{track_id}", str(path), size, now, "WAV/PCM_16", 8000, 1,
-            float(rng.uniform(60, 420)), f"Song {i:05d}", artist, album, genre,
-            2000 + int(rng.integers(25)), int(rng.integers(1, 13)), "ok", now, now,
-        ))  # fmt: skip
-        desc_rows.append((
-            track_id, 22050, float(rng.uniform(60, 180)), 4,
-            key_name(int(rng.integers(12)), ("major", "minor")[int(rng.integers(2))]),
-            float(rng.uniform(0.3, 1)),
-            float(rng.uniform(-24, -6)), 43.07, float(rng.uniform(800, 4000)),
-            float(rng.uniform(0.5, 6)),
-        ))  # fmt: skip
+        # the draws stay in this order: the same seed gives the same library as before
+        file_columns = {
+            "format": "WAV/PCM_16", "sample_rate": 8000, "channels": 1,
+            "duration_s": float(rng.uniform(60, 420)), "title": f"Song {i:05d}",
+            "artist": artist, "album": album, "genre": genre,
+            "year": 2000 + int(rng.integers(25)), "track_number": int(rng.integers(1, 13)),
+        }  # fmt: skip
+        descriptors = {
+            "analysis_sample_rate": 22050, "tempo_bpm": float(rng.uniform(60, 180)),
+            "beats_per_bar": 4,
+            "key": key_name(int(rng.integers(12)), ("major", "minor")[int(rng.integers(2))]),
+            "key_confidence": float(rng.uniform(0.3, 1)),
+            "loudness_lufs": float(rng.uniform(-24, -6)), "energy_rate_hz": 43.07,
+            "spectral_centroid_hz": float(rng.uniform(800, 4000)),
+            "onset_rate_hz": float(rng.uniform(0.5, 6)),
+        }  # fmt: skip
         vector = centres[g] + noise * rng.standard_normal(dim).astype(np.float32)
-        emb_rows.append((track_id, spec.name, spec.version, dim, vector.astype("<f4").tobytes()))
+        tags: list[tuple[str, float]] = []
         if labels:
             probs = rng.uniform(0.0, 0.15, len(labels))
             if genre in labels:
                 probs[labels.index(genre)] = rng.uniform(0.4, 0.9)
             order = np.argsort(-probs)[: n_tags or len(labels)]
-            tag_rows.extend((track_id, spec.name, labels[j], float(probs[j])) for j in order)
+            tags = [(labels[j], float(probs[j])) for j in order]
+        records.append((track_id, str(path), size, file_columns, descriptors, vector, tags))
     with LibraryStore(root, create=True) as store, store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO tracks(id, content_hash, path, size_bytes, mtime, format, sample_rate, "
-            "channels, duration_s, title, artist, album, genre, year, track_number, status, "
-            "added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            track_rows,
-        )
-        conn.executemany(
-            "INSERT INTO descriptors(track_id, analysis_sample_rate, tempo_bpm, beats_per_bar, "
-            "key, key_confidence, loudness_lufs, energy_rate_hz, spectral_centroid_hz, "
-            "onset_rate_hz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            desc_rows,
-        )
-        conn.executemany(
-            "INSERT INTO embeddings(track_id, model, model_version, dim, vector) "
-            "VALUES (?, ?, ?, ?, ?)",
-            emb_rows,
-        )
-        conn.executemany(
-            "INSERT INTO tags(track_id, model, tag, probability) VALUES (?, ?, ?, ?)", tag_rows
-        )
-        store.bump_catalog_version(conn)
+        for track_id, path, size, file_columns, descriptors, vector, tags in records:
+            tracks.upsert_track(conn, track_id, content_hash=f"hash-{track_id}", path=path,
+                                size_bytes=size, mtime=now, status=STATUS_OK, error=None,
+                                now=now)  # fmt: skip
+            tracks.set_file_columns(conn, track_id, file_columns)
+            analysis.put_descriptors(conn, track_id, descriptors)
+            model_outputs.put_embedding(conn, track_id, spec.name, spec.version, vector)
+            model_outputs.replace_tags(conn, track_id, spec.name, tags)
+        schema.bump_catalog_version(conn)
     return ids

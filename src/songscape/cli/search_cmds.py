@@ -1,0 +1,137 @@
+"""Finding tracks: ``similar``, ``search``, ``path``, and the vector ``index`` check."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from songscape.cli import render
+from songscape.cli.errors import EXIT_FAILED, EXIT_OK, error_text
+from songscape.cli.options import (
+    AddCommand,
+    check_model,
+    non_negative_int,
+    open_library,
+    positive_int,
+)
+from songscape.errors import CommandError, UsageError
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    """Tracks that sound like a library track or an outside file."""
+    if (args.track is None) == (args.file is None):
+        raise UsageError("give a TRACK or --file FILE (not both)")
+    if args.file and not os.path.isfile(os.path.expanduser(args.file)):
+        raise UsageError(f"no such file: {args.file}")
+    model = check_model(args.model) if args.model else None
+    with open_library(args) as lib:
+        try:
+            result = lib.similar(
+                args.track, file=os.path.expanduser(args.file) if args.file else None,
+                k=args.k, model=model, filters=args.filter or (),
+                other_artists=args.other_artists, half_double=args.half_double,
+            )  # fmt: skip
+        except LookupError as err:  # an unknown track, or no vector for it: nothing to do
+            raise CommandError(error_text(err)) from err
+    if args.json:
+        render.print_json(result)
+        return EXIT_OK
+    q = result["query"]
+    render.console().print(f"like [bold]{q['title'] or q['path']}[/bold]"
+                           + (f" — {q['artist']}" if q["artist"] else "")
+                           + f"  ({result['model']})")  # fmt: skip
+    render.print_results(result["results"])
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Tracks found by words, with how the query was understood."""
+    if not args.query.strip():
+        raise UsageError('the query is empty (try "just play" for anything)')
+    with open_library(args) as lib:
+        result = lib.search(args.query, k=args.k)
+    if args.json:
+        render.print_json(result)
+        return EXIT_OK
+    intent = result["intent"]
+    patterns = ", ".join(intent.get("patterns", [])) or "nothing"
+    matched = [t["name"] for t in intent.get("tags", [])[:6]]
+    matched += [f"{m['field']} '{m['value']}'" for m in intent.get("metadata", [])[:3]]
+    console = render.console()
+    console.print(f"understood as: [bold]{patterns}[/bold]"
+                  + (f" ({', '.join(matched)})" if matched else ""))  # fmt: skip
+    for note in intent.get("notes", []):
+        console.print(f"  [dim]{note}[/dim]")
+    render.print_results(result["results"])
+    return EXIT_OK
+
+
+def cmd_path(args: argparse.Namespace) -> int:
+    """A smooth sequence of tracks from one song to another."""
+    model = check_model(args.model) if args.model else None
+    with open_library(args) as lib:
+        try:
+            result = lib.path(args.start, args.end, steps=args.steps, model=model)
+        except LookupError as err:  # an unknown track, or no vector for it: nothing to do
+            raise CommandError(error_text(err)) from err
+    if args.json:
+        render.print_json(result)
+        return EXIT_OK
+    console = render.console()
+    for i, r in enumerate(result["path"]):
+        name = r["title"] or os.path.basename(r["path"])
+        hop = "" if i == 0 else f"  [dim](similarity to previous {r['similarity']:.3f})[/dim]"
+        console.print(f"{i:>3}. {name}" + (f" — {r['artist']}" if r["artist"] else "") + hop)
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Check (or rebuild) a model's vector index; exit 1 when it is out of sync."""
+    model = check_model(args.model) if args.model else None
+    with open_library(args) as lib:
+        index = lib.index(model)
+        if args.rebuild:
+            index.rebuild()
+        report = index.check()
+    if args.json:
+        render.print_json(report)
+    else:
+        state = "in sync" if report["in_sync"] else "OUT OF SYNC"
+        print(f"{report['model']}: {report['kind']} index, {report['n_index']} vectors "
+              f"({report['n_catalog']} in the catalog) — {state}")  # fmt: skip
+        if not report["in_sync"]:
+            print(f"  missing {report['missing']}, extra {report['extra']}, "
+                  f"stale {report['stale']}: run `songscape index --rebuild`")  # fmt: skip
+    return EXIT_OK if report["in_sync"] else EXIT_FAILED
+
+
+def add_parsers(add: AddCommand) -> None:
+    """similar, search, path, index."""
+    p = add("similar", cmd_similar, "tracks that sound like a track (or an outside --file)")
+    p.add_argument("track", nargs="?", metavar="TRACK", help="track id, id prefix, or path")
+    p.add_argument("--file", metavar="FILE", help="search with an audio file outside the library")
+    p.add_argument("--k", type=positive_int, default=10, help="results (default 10)")
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    p.add_argument(
+        "--filter", action="append", metavar="NAME=VALUE",
+        help="tempo=90..110, key='A minor', key=compatible, tag=rock, tag=mtt:piano, "
+        "duration=120..300, artist=Name (repeatable)",
+    )  # fmt: skip
+    p.add_argument("--other-artists", action="store_true", help="leave out the query's artist")
+    p.add_argument("--half-double", action="store_true",
+                   help="tempo filter and closeness accept half/double tempo")  # fmt: skip
+
+    p = add("search", cmd_search, "find tracks by words: 'calm piano', 'play IU songs'")
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--k", type=positive_int, default=10, help="results (default 10)")
+
+    p = add("path", cmd_path, "a smooth sequence of tracks from one song to another")
+    p.add_argument("start", metavar="A")
+    p.add_argument("end", metavar="B")
+    p.add_argument("--steps", type=non_negative_int, default=8,
+                   help="tracks in between (default 8)")  # fmt: skip
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+
+    p = add("index", cmd_index, "check (or rebuild) the vector index against the catalog")
+    p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog")

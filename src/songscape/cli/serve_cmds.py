@@ -1,0 +1,86 @@
+"""``serve``: the web app (3D map, playback, search, HTTP API) of a library, with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+
+from songscape.cli.errors import EXIT_OK
+from songscape.cli.options import AddCommand, non_negative_int, require_extra
+from songscape.errors import CommandError, LibraryError, UsageError
+
+#: Hosts that only this machine can reach (anything else gets a warning).
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on ``host:port`` (port 0 picks a free one).
+
+    Binding here, before the app is built, reports a busy port at once and tells the URL
+    of ``--port 0`` before uvicorn starts.
+    """
+    if port > 65535:
+        raise UsageError(f"--port must be at most 65535, got {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise UsageError(f"cannot resolve --host {host}: {err.strerror}") from err
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as err:
+        sock.close()
+        why = "port already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
+        raise CommandError(f"cannot listen on {host}:{port}: {why}") from err
+    return sock
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the web app of the library until Ctrl-C."""
+    require_extra("server", "songscape serve")  # before the server's own imports need them
+    import uvicorn
+
+    from songscape.server.app import create_app
+
+    sock = listen(args.host, args.port)
+    port = sock.getsockname()[1]
+    try:
+        app = create_app(args.library, warm_up=True)
+    except LibraryError:
+        sock.close()
+        raise
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{host}:{port}/"
+    print(f"songscape: serving {app.state.songscape.worker.root} at {url}  (API docs: {url}docs;"
+          " Ctrl-C to stop)", flush=True)  # fmt: skip
+    if args.host not in LOOPBACK:
+        print("songscape: warning: not bound to loopback — anyone who can reach this port can "
+              "browse the library and play its audio", file=sys.stderr)  # fmt: skip
+    if not args.no_browser and (
+        sys.platform in ("darwin", "win32")
+        or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):  # fmt: skip
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+    return EXIT_OK
+
+
+def add_parsers(add: AddCommand) -> None:
+    """serve."""
+    p = add("serve", cmd_serve, "the web app: a 3D map of the library, playback, search, "
+            "and the HTTP API", json=False)  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, loopback only)")  # fmt: skip
+    p.add_argument("--port", type=non_negative_int, default=8000,
+                   help="port (default 8000; 0 picks a free one)")  # fmt: skip
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
