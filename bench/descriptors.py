@@ -15,6 +15,8 @@ accuracy and MIREX weighted score on 24 keys x 2 timbres, for every key profile.
 Timing: per-file decode (soundfile) and describe() time, real-time factor = audio
 seconds / processing seconds, after a warm-up call (numba JIT).
 
+Result: ``bench/results/descriptors.json`` (``--json-out`` writes it elsewhere).
+
 Usage: ``python bench/descriptors.py [--json-out PATH] [--limit N] [--data-dir DIR]``.
 """
 
@@ -24,41 +26,37 @@ import argparse
 import csv
 import itertools
 import json
+import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
+# One core: numpy's BLAS and numba single-threaded, as in an ingest worker.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import mir_eval
 import numpy as np
 import soundfile as sf
 
+from record import machine, write_results
 from songscape.analysis import key as key_mod
 from songscape.analysis.descriptors import compute_features, describe
 from songscape.audio import synth
+from songscape.evaluation.intervals import bootstrap_interval, wilson_interval
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OCTAVE_FACTORS = (2.0, 3.0, 1 / 2, 1 / 3)
 
 
-def wilson_ci(k: int, n: int, z: float = 1.96) -> list[float] | None:
-    """95 % Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return None
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(float(centre - half), 3), round(float(centre + half), 3)]
+def wilson_ci(k: int, n: int) -> list[float] | None:
+    """95 % Wilson score interval of a proportion k/n (None when n = 0)."""
+    return [round(v, 3) for v in wilson_interval(k, n)] if n else None
 
 
-def bootstrap_ci(values: list[float], n_boot: int = 2000, seed: int = 0) -> list[float] | None:
-    """95 % percentile-bootstrap interval of a mean."""
-    v = np.asarray(values, dtype=float)
-    if len(v) < 2:
-        return None
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(axis=1)
-    return [round(float(q), 3) for q in np.percentile(means, [2.5, 97.5])]
+def bootstrap_ci(values: list[float]) -> list[float] | None:
+    """95 % percentile-bootstrap interval of a mean (seed 0; None for fewer than 2 values)."""
+    return [round(v, 3) for v in bootstrap_interval(values)] if len(values) >= 2 else None
 
 
 def tempo_accuracy(est: float | None, ref: float) -> tuple[bool, bool]:
@@ -262,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             "per_file": timing,
         }
     result["bench_wall_s"] = round(time.perf_counter() - t_start, 1)
-    text = json.dumps(result, indent=1, default=float)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n")
+    print(json.dumps(result, indent=1, default=float))
+    conditions = machine(threads=1, omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+                         limit=args.limit)  # fmt: skip
+    write_results(__file__, result, conditions, args.json_out)
     return 0
 
 

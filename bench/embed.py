@@ -21,7 +21,11 @@ busy the machine was (the figures are wall-clock).
 
 Files: the 8 music recordings of ``librosa_data`` (about 8.5 minutes).
 
-Usage: ``python bench/embed.py [--models NAME ...] [--repeats N] [--limit N] [--data DIR]``
+Result: ``bench/results/embed.json`` (``--out``), the rows also printed as JSON lines.
+(Speed only: embedding quality is ``bench/probe.py``'s, through the evaluation harness.)
+
+Usage: ``python bench/embed.py [--models NAME ...] [--repeats N] [--limit N] [--data DIR]
+[--out PATH]``
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from pathlib import Path
 os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["MKL_NUM_THREADS"] = "1"
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+from record import machine, write_results
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SAMPLE_RATE = 16000
@@ -131,6 +137,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=None, help="default: every registered")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the files")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N files")
+    parser.add_argument("--out", type=Path, default=None, help="result JSON")
     parser.add_argument("--one", metavar="MODEL", help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     files = music_files(args.data, args.limit)
@@ -145,13 +152,18 @@ def main() -> None:
     models = args.models or [spec.name for spec in list_models()]
     for name in models:
         get_spec(name)  # fails early, listing the known models
+    rows = []
     for name in models:
         cmd = [sys.executable, __file__, "--one", name, "--data", str(args.data),
                "--repeats", str(args.repeats), "--limit", str(args.limit)]  # fmt: skip
         child = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if child.returncode != 0:
             sys.exit(f"{name}: child failed ({child.returncode}):\n{child.stderr}")
-        print(child.stdout.strip().splitlines()[-1], flush=True)
+        line = child.stdout.strip().splitlines()[-1]
+        rows.append(json.loads(line))
+        print(line, flush=True)
+    conditions = machine(threads=1, repeats=args.repeats, files=len(files))
+    print(json.dumps({"written": str(write_results(__file__, rows, conditions, args.out))}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@ Prints one JSON object per configuration (one line each):
 - ``mode="pool"``: the real ``ingest`` with N worker processes into a fresh library,
   including process start-up, fingerprinting and SQLite writes.
 
-Usage: python bench/ingest.py [--data DIR] [--limit N] [--workers 1 2 ...]
+Every row says ``models``: whether the network stages ran (the default ingest: the
+default model's embedding and the MSD + MTT tags); ``--no-models`` measures decode +
+metadata + descriptors only.
+
+Result: ``bench/results/ingest.json`` (``--out``; rows of the other ``models`` setting
+already there are kept, so both settings can be recorded by two runs).
+
+Usage: python bench/ingest.py [--data DIR] [--limit N] [--workers 1 2 ...] [--no-models]
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from record import RESULTS_DIR, machine, write_results
 from songscape.ingest.model_stages import DEFAULT_TAG_MODELS, model_stage_names
 from songscape.ingest.pipeline import IngestOptions, WorkItem, run_item
 from songscape.ingest.scan import scan_audio_files
@@ -36,16 +44,14 @@ def _peak_rss_mb(who: int) -> float:
     return round(resource.getrusage(who).ru_maxrss / 1024, 1)
 
 
-def bench_inline(files: list[Path]) -> dict:
+def bench_inline(files: list[Path], models: bool = True) -> dict:
     import torch
 
     torch.set_num_threads(1)  # "per core": numpy/numba already run single-threaded here
     # What a default ingest runs: metadata, descriptors, the default model's embedding and
     # the MSD + MTT tags (two network passes per track).
-    stages = [
-        s.name
-        for s in pipeline_stages(model_stage_names((DEFAULT_MODEL,), DEFAULT_TAG_MODELS))
-    ]
+    extra = model_stage_names((DEFAULT_MODEL,), DEFAULT_TAG_MODELS) if models else []
+    stages = [s.name for s in pipeline_stages(extra)]
     run_item(WorkItem(str(files[0]), "warmup", None, None, stages, "new"), None, 1.0)
     audio_s = 0.0
     started = time.perf_counter()
@@ -56,6 +62,7 @@ def bench_inline(files: list[Path]) -> dict:
     return {
         "mode": "inline",
         "workers": 1,
+        "models": models,
         "files": len(files),
         "audio_s": round(audio_s, 1),
         "wall_s": round(wall, 2),
@@ -66,14 +73,17 @@ def bench_inline(files: list[Path]) -> dict:
     }
 
 
-def bench_pool(files: list[Path], workers: int) -> dict:
+def bench_pool(files: list[Path], workers: int, models: bool = True) -> dict:
+    options = IngestOptions(workers=workers) if models else \
+        IngestOptions(workers=workers, embed_models=(), tag_models=())  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "lib", create=True) as lib:
         started = time.perf_counter()
-        report = lib.ingest(files, IngestOptions(workers=workers))
+        report = lib.ingest(files, options)
         wall = time.perf_counter() - started
     return {
         "mode": "pool",
         "workers": workers,
+        "models": models,
         "files": len(files),
         "added": report.added,
         "failed": report.failed,
@@ -92,15 +102,27 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N files")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    parser.add_argument("--no-models", action="store_true", help="no network stages")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    models = not args.no_models
     if not args.data.exists():
         sys.exit(f"no data at {args.data}")
     files = list(scan_audio_files(args.data))
     if args.limit:
         files = files[: args.limit]
-    print(json.dumps(bench_inline(files)), flush=True)
+    rows = [bench_inline(files, models)]
+    print(json.dumps(rows[-1]), flush=True)
     for workers in args.workers:
-        print(json.dumps(bench_pool(files, workers)), flush=True)
+        rows.append(bench_pool(files, workers, models))
+        print(json.dumps(rows[-1]), flush=True)
+    path = args.out or RESULTS_DIR / "ingest.json"
+    kept = json.loads(path.read_text())["results"]["rows"] if path.is_file() else []
+    when = machine()
+    fresh = [{**r, "run": {"date": when["date"], "loadavg_1min": when["loadavg_1min"]}} for r in rows]
+    rows = [r for r in kept if r.get("models", True) != models] + fresh
+    conditions = machine(torch_threads=1, files=len(files), limit=args.limit)
+    print(json.dumps({"written": str(write_results(__file__, {"rows": rows}, conditions, path))}))
 
 
 if __name__ == "__main__":

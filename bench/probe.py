@@ -1,38 +1,39 @@
 """How well do the pretrained models' embeddings separate labelled real music?
 
-For every registered model and each of its embedding layers (``penultimate``,
-``max_pool``, ``mean_pool`` for musicnn; ``pool5`` for VGG) and for the 80-d
-MFCC-statistics baseline (:func:`songscape.evaluation.metrics.mfcc_statistics`, on the
-same 16 kHz audio), prints one JSON object per line with
+A thin driver of :mod:`songscape.evaluation.harness` (the protocol of ``songscape
+evaluate``): for every registered model and each of its embedding layers
+(``penultimate``, ``max_pool``, ``mean_pool`` for musicnn; ``pool5`` for VGG) and for
+the 80-d MFCC-statistics baseline, one row per (data set, model, layer) with
 
-* ``probe_accuracy``/``probe_ci95``: linear-probe accuracy (standardise + logistic
-  regression, stratified k-fold; pooled out-of-fold accuracy, 95 % Wilson interval);
-* ``knn_p_at_<k>``/``knn_ci95``: nearest-neighbour precision at k (cosine distance;
-  95 % bootstrap interval over queries), with ``knn_ceiling`` (the best achievable
-  once same-group items are excluded) and ``knn_chance`` (random retrieval).
+* ``probe_acc``/``probe_ci95``: linear-probe accuracy (standardise + logistic
+  regression, stratified grouped k-fold, seed 0; pooled out-of-fold accuracy, 95 %
+  Wilson interval), and ``majority_baseline``;
+* ``knn_p10``/``knn_ci95``: nearest-neighbour precision at ``k`` (cosine; the query's
+  group excluded; 95 % bootstrap interval over queries), with ``knn_ceiling`` (the best
+  achievable once same-group items are excluded), ``knn_chance`` (random retrieval) and,
+  where there are groups, ``knn_p10_ungrouped`` (the leaky figure, for comparison).
 
-Data sets (``../shared/data``):
+Data sets (``../shared/data``, read by :func:`songscape.datasets.read_labels`):
 
-* ``gtzan_subset100``: 93 clips (the 7 ``excluded`` rows dropped), 10 genres. Groups are
-  blocks of 5 consecutive ids per genre (ids 0-4, 5-9: GTZAN ids run in artist/album
-  blocks), so excerpts of one block never fall on both sides of a probe split and are
-  never each other's neighbours; 5 grouped folds, k = 10. ``knn_p_at_10_ungrouped``
-  shows the leaky figure for comparison.
+* ``gtzan_subset100``: 93 clips (the 7 ``excluded`` rows dropped), 10 genres; groups are
+  GTZAN blocks of 5 consecutive ids per genre (ids 0-4, 5-9: GTZAN ids run in
+  artist/album blocks); 5 folds, k = 10.
 * ``librosa_data``: 14 clips, music (8) / speech (3) / other (3) -- a sanity check that
   the embeddings separate music from speech and other sounds; every clip is its own
-  recording (no groups); 3 folds (the smallest class has 3 items) and k = 2 (the
-  number of other items of the smallest class).
+  recording (its own group); 3 folds (the smallest class has 3 clips) and k = 2 (the
+  other clips of the smallest class).
 * ``jamendolyrics_subset10`` is reported as skipped: only Hip-Hop (3) and Pop (3)
-  reach 3 songs, a 6-song two-class set whose accuracy interval spans most of [0, 1];
-  its artists are one song each, so artist labels would only test matching segments of
-  the same recording.
+  reach 3 songs, and its artists have one song each.
 
-Each clip is decoded once at 16 kHz; embeddings are computed once per model and kept in
-memory; models run with ``torch.set_num_threads(1)``.
+Audio and vectors go through the harness's caches (``songscape.config.default_cache_dir``,
+or ``--cache DIR``), so a second run only scores. Models run with one torch thread.
 
-Usage: ``python bench/probe.py [--models NAME ...] [--limit N] [--plot DIR] [--data DIR]``
-(``--models`` takes registry names and ``mfcc``; ``--limit N`` keeps N clips per data
-set, spread over the classes).
+Result: ``bench/results/probe.json`` (``--out`` to write elsewhere); each row is also
+printed as a JSON line. ``--plot DIR`` writes confusion-matrix PNGs (best model, MFCC).
+
+Usage: ``python bench/probe.py [--models NAME ... mfcc] [--limit N] [--plot DIR]
+[--data DIR] [--cache DIR] [--out PATH]`` (``--limit N`` keeps N clips per data set,
+spread over classes and groups, with folds and k lowered to fit).
 """
 
 from __future__ import annotations
@@ -42,115 +43,34 @@ import csv
 import json
 import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
-from songscape.audio.decode import load_audio
-from songscape.datasets import gtzan_groups
-from songscape.evaluation.metrics import (
-    knn_precision_at_k,
-    linear_probe,
-    mfcc_statistics,
-    plot_confusion_matrix,
+from record import machine, write_results
+from songscape.datasets import LabelSet, read_labels
+from songscape.evaluation.harness import (
+    MFCC,
+    balanced_subset,
+    embed_layers,
+    evaluate_embeddings,
+    feasible_folds,
 )
-from songscape.models.registry import get_spec, list_models, load_model
+from songscape.evaluation.plots import plot_confusion_matrix
+from songscape.models.registry import get_spec, list_models
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-SAMPLE_RATE = 16000
-MFCC = "mfcc"
-
-
-@dataclass
-class Dataset:
-    name: str
-    paths: list[Path]
-    labels: np.ndarray
-    groups: np.ndarray | None
-    n_splits: int
-    k: int
-    grouping: str
-    audio: list[np.ndarray] = field(default_factory=list)
-
-    @property
-    def audio_s(self) -> float:
-        return sum(len(y) for y in self.audio) / SAMPLE_RATE
-
-
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _spread(
-    rows: list[dict[str, str]], key: str, limit: int, group_of=None
-) -> list[dict[str, str]]:
-    """Up to ``limit`` rows taken round-robin over the classes; within a class, round-robin
-    over its groups (``group_of(row)``), so a small selection still spans several groups."""
-    if not limit or limit >= len(rows):
-        return rows
-    by_class: dict[str, list[dict[str, str]]] = {}
-    for row in rows:
-        by_class.setdefault(row[key], []).append(row)
-    if group_of is not None:
-        for label, members in by_class.items():
-            by_group: dict[str, list[dict[str, str]]] = {}
-            for row in members:
-                by_group.setdefault(group_of(row), []).append(row)
-            queues = list(by_group.values())
-            by_class[label] = [q[i] for i in range(max(map(len, queues)))
-                               for q in queues if i < len(q)]  # fmt: skip
-    picked: list[dict[str, str]] = []
-    while len(picked) < limit:
-        for members in by_class.values():
-            if members and len(picked) < limit:
-                picked.append(members.pop(0))
-    return sorted(picked, key=rows.index)
-
-
-def _folds_and_k(labels: np.ndarray, groups: np.ndarray | None, n_splits: int, k: int):
-    """The requested folds and k, reduced where a small (``--limit``) selection needs it."""
-    smallest = int(np.unique(labels, return_counts=True)[1].min())
-    n_splits = max(2, min(n_splits, smallest))
-    if groups is None:
-        eligible = len(labels) - 1
-    else:
-        eligible = len(labels) - int(np.unique(groups, return_counts=True)[1].max())
-    return n_splits, max(1, min(k, eligible))
-
-
-def gtzan(root: Path, limit: int) -> Dataset:
-    rows = [r for r in _read_rows(root / "labels.csv") if r["fault_filtered_split"] != "excluded"]
-    rows = _spread(rows, "genre", limit, group_of=lambda r: gtzan_groups([r["path"]])[0])
-    paths = [root / r["path"] for r in rows]
-    labels = np.array([r["genre"] for r in rows])
-    groups = gtzan_groups([p.name for p in paths])
-    n_splits, k = _folds_and_k(labels, groups, n_splits=5, k=10)
-    return Dataset(
-        name="gtzan_subset100", paths=paths, labels=labels, groups=groups, n_splits=n_splits,
-        k=k, grouping="blocks of 5 consecutive ids per genre (0-4, 5-9)",
-    )  # fmt: skip
-
-
-def librosa_set(root: Path, limit: int) -> Dataset:
-    rows = _spread(_read_rows(root / "labels.csv"), "label", limit)
-    labels = np.array([r["label"] for r in rows])
-    # 3 folds: the smallest classes have 3 clips; k = 2: the other clips of those classes
-    smallest = int(np.unique(labels, return_counts=True)[1].min())
-    n_splits, k = _folds_and_k(labels, None, n_splits=3, k=max(1, smallest - 1))
-    return Dataset(
-        name="librosa_data", paths=[root / r["path"] for r in rows], labels=labels,
-        groups=None, n_splits=n_splits, k=k,
-        grouping="none (every clip is a separate recording)",
-    )  # fmt: skip
+#: (name, label column, folds, k)
+DATASETS = (("gtzan_subset100", "genre", 5, 10), ("librosa_data", "label", 3, 2))
+KEYS = ("probe_acc", "probe_ci95", "majority_baseline", "knn_p10", "knn_ci95", "knn_ceiling",
+        "knn_chance", "knn_p10_ungrouped")  # fmt: skip
 
 
 def jamendo_skip_reason(root: Path) -> str:
-    rows = _read_rows(root / "labels.csv")
+    with (root / "labels.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
     genres, counts = np.unique([r["label"] for r in rows], return_counts=True)
     big = {str(g): int(c) for g, c in zip(genres, counts, strict=True) if c >= 3}
     artists = len({r["artist"] for r in rows})
@@ -162,55 +82,10 @@ def jamendo_skip_reason(root: Path) -> str:
     )
 
 
-def decode_all(dataset: Dataset) -> None:
-    dataset.audio = [load_audio(p, sr=SAMPLE_RATE)[0] for p in dataset.paths]
-
-
-def embed(model: str, datasets: list[Dataset]) -> tuple[dict[str, dict[str, np.ndarray]], float]:
-    """``{dataset: {layer: (n, dim) matrix}}`` for one model, and the seconds it took."""
-    started = time.perf_counter()
-    out: dict[str, dict[str, np.ndarray]] = {}
-    if model == MFCC:
-        for ds in datasets:
-            out[ds.name] = {"stats": np.stack([mfcc_statistics(y, SAMPLE_RATE) for y in ds.audio])}
-        return out, time.perf_counter() - started
-    runner = load_model(model)
-    for ds in datasets:
-        vectors: dict[str, list[np.ndarray]] = {}
-        for y in ds.audio:
-            for layer, v in runner.run(y).embeddings.items():
-                vectors.setdefault(layer, []).append(v)
-        out[ds.name] = {layer: np.stack(vs) for layer, vs in vectors.items()}
-    return out, time.perf_counter() - started
-
-
-def _r(x: float) -> float:
-    return round(float(x), 3)
-
-
-def evaluate(ds: Dataset, model: str, layer: str, X: np.ndarray) -> tuple[dict, dict | None]:
-    row: dict = {"dataset": ds.name, "model": model, "layer": layer, "dim": int(X.shape[1]),
-                 "n": len(ds.labels), "n_classes": len(np.unique(ds.labels))}
-    try:
-        probe = linear_probe(X, ds.labels, groups=ds.groups, n_splits=ds.n_splits)
-        knn = knn_precision_at_k(X, ds.labels, k=ds.k, groups=ds.groups)
-    except ValueError as err:
-        return {**row, "error": str(err)}, None
-    row.update({
-        "probe_accuracy": _r(probe["accuracy"]),
-        "probe_ci95": [_r(v) for v in probe["ci95"]],
-        "probe_fold_accuracies": [_r(v) for v in probe["fold_accuracies"]],
-        "probe_majority_baseline": _r(probe["majority_baseline"]),
-        f"knn_p_at_{ds.k}": _r(knn["precision"]),
-        "knn_ci95": [_r(v) for v in knn["ci95"]],
-        "knn_ceiling": _r(knn["ceiling"]),
-        "knn_chance": _r(knn["chance"]),
-    })  # fmt: skip
-    if ds.groups is not None:
-        leaky = knn_precision_at_k(X, ds.labels, k=ds.k)
-        row[f"knn_p_at_{ds.k}_ungrouped"] = _r(leaky["precision"])
-    row.update({"n_splits": ds.n_splits, "grouping": ds.grouping})
-    return row, probe
+def _r(value):
+    if isinstance(value, list | tuple):
+        return [_r(v) for v in value]
+    return None if value is None else round(float(value), 3)
 
 
 def main() -> None:
@@ -221,6 +96,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="N clips per data set (0: all)")
     parser.add_argument("--plot", type=Path, default=None,
                         help="write confusion-matrix PNGs (best model, MFCC) to this folder")
+    parser.add_argument("--cache", type=Path, default=None, help="audio/embedding cache")
+    parser.add_argument("--out", type=Path, default=None, help="result JSON (default: "
+                        "bench/results/probe.json)")  # fmt: skip
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"no data at {args.data}")
@@ -233,44 +111,47 @@ def main() -> None:
 
     torch.set_num_threads(1)
 
-    datasets = [gtzan(args.data / "gtzan_subset100", args.limit),
-                librosa_set(args.data / "librosa_data", args.limit)]
-    started = time.perf_counter()
-    for ds in datasets:
-        decode_all(ds)
-    decode_s = time.perf_counter() - started
-    print(json.dumps({"decoded": {ds.name: {"clips": len(ds.paths), "audio_s": round(ds.audio_s, 1)}
-                                  for ds in datasets}, "decode_s": round(decode_s, 2)}),
-          flush=True)  # fmt: skip
-    print(json.dumps({"dataset": "jamendolyrics_subset10", "skipped": jamendo_skip_reason(
-        args.data / "jamendolyrics_subset10")}), flush=True)
+    sets: list[tuple[str, LabelSet, int, int]] = []
+    for name, column, folds, k in DATASETS:
+        data = balanced_subset(read_labels(args.data / name / "labels.csv",
+                                           label_column=column), args.limit)  # fmt: skip
+        sets.append((name, data, feasible_folds(data, folds), k))
+    setup = {name: {"n": len(data), "n_classes": len(data.classes), "folds": folds,
+                    "grouping": data.group_source, "n_groups": len(np.unique(data.groups))}
+             for name, data, folds, _k in sets}  # fmt: skip
+    skipped = {"jamendolyrics_subset10": jamendo_skip_reason(args.data / "jamendolyrics_subset10")}
+    print(json.dumps({"datasets": setup, "skipped": skipped}), flush=True)
 
-    # (dataset, model, layer) -> (probe accuracy, probe result) for the plots
-    probes: dict[tuple[str, str, str], dict] = {}
+    rows, confusions = [], {}
     for model in models:
-        embeddings, embed_s = embed(model, datasets)
-        for ds in datasets:
-            for layer, X in embeddings[ds.name].items():
-                row, probe = evaluate(ds, model, layer, X)
-                row["embed_s_model_all_sets"] = round(embed_s, 1)
+        for name, data, folds, k in sets:
+            vectors, _info = embed_layers(model, data, args.cache)
+            for layer, X in vectors.items():
+                result = evaluate_embeddings(X, data, folds=folds, k=k,
+                                             ungrouped_knn=data.group_source != "file")  # fmt: skip
+                row = {"dataset": name, "model": model, "layer": layer, "dim": int(X.shape[1]),
+                       "k": result["k"], **{key: _r(result.get(key)) for key in KEYS}}  # fmt: skip
+                rows.append(row)
+                confusions[(name, model, layer)] = result
                 print(json.dumps(row), flush=True)
-                if probe is not None:
-                    probes[(ds.name, model, layer)] = probe
+    path = write_results(__file__, {"datasets": setup, "skipped": skipped, "rows": rows},
+                         machine(torch_threads=1, limit=args.limit, seed=0), args.out)  # fmt: skip
+    print(json.dumps({"written": str(path)}), flush=True)
 
     if args.plot:
-        for ds in datasets:
-            runs = {key: p for key, p in probes.items() if key[0] == ds.name}
-            neural = {key: p for key, p in runs.items() if key[1] != MFCC}
-            chosen = [k for k in runs if k[1] == MFCC]
+        for name, _data, _folds, _k in sets:
+            runs = {key: r for key, r in confusions.items() if key[0] == name}
+            neural = {key: r for key, r in runs.items() if key[1] != MFCC}
+            chosen = [key for key in runs if key[1] == MFCC]
             if neural:
-                chosen.insert(0, max(neural, key=lambda key: neural[key]["accuracy"]))
+                chosen.insert(0, max(neural, key=lambda key: neural[key]["probe_acc"]))
             for key in chosen:
-                p = runs[key]
-                lo, hi = p["ci95"]
-                title = (f"{ds.name}: {key[1]} {key[2]}\nprobe accuracy {p['accuracy']:.2f} "
-                         f"[{lo:.2f}, {hi:.2f}], n={p['n']}")
-                path = plot_confusion_matrix(p["confusion"], p["class_names"],
-                                             args.plot / f"{ds.name}_{key[1]}_{key[2]}.png", title)
+                r = runs[key]
+                lo, hi = r["probe_ci95"]
+                title = (f"{name}: {key[1]} {key[2]}\nprobe accuracy {r['probe_acc']:.2f} "
+                         f"[{lo:.2f}, {hi:.2f}], n={r['n']}")  # fmt: skip
+                path = plot_confusion_matrix(r["confusion"], r["class_names"],
+                                             args.plot / f"{name}_{key[1]}_{key[2]}.png", title)
                 print(json.dumps({"plot": str(path)}), flush=True)
 
 

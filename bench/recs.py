@@ -1,17 +1,28 @@
-"""Time ALS training; print one JSON line per measurement.
+"""Time songscape's ALS recommender and score every recommender on HetRec.
 
 * ``lastfm360k-synthetic``: a seeded random matrix with the shape of Last.fm 360K
   (358,868 users x 160,112 items, ~17.5M non-zeros) and a power-law item popularity
-  (Zipf exponent ``--zipf``, 0.9 by default) and log-normal user activity; the real
-  file is not available here. ALS (implicit, CPU, conjugate gradient, 64 factors)
-  seconds per iteration, from implicit's per-iteration callback, against the anchor of
-  implicit's own benchmark (~1.4 s per iteration on Last.fm 360K, CPU; a many-core
-  machine). ``--scale s`` shrinks users, items and non-zeros by ``s`` (reported) when
-  the full size would take too long on a small machine.
-* ``hetrec2k``: the same on Last.fm HetRec 2011 (1,892 x 17,632, 92,834 non-zeros), plus
-  the fit seconds of every songscape recommender on it.
+  (Zipf exponent ``--zipf``, 0.9 by default) and log-normal user activity
+  (:func:`songscape.synthetic.listening.synthetic_lastfm`); the real file is not
+  available here. Timed: songscape's
+  :class:`~songscape.recommend.factorization.ALSRecommender` with its defaults (bm25
+  confidence, 64 factors, implicit's CPU conjugate-gradient ALS) on ``--threads``
+  threads: ``fit_s`` for ``--iterations`` iterations, ``weighting_s`` (the bm25
+  confidence alone) and ``s_per_iteration`` = (fit - weighting) / iterations. The
+  anchor is implicit's own benchmark (~1.4 s per iteration on the real Last.fm 360K, CPU;
+  a many-core machine). ``--scale s`` shrinks users, items and non-zeros by ``s``
+  (reported) when the full size would take too long on a small machine.
+* ``hetrec2k``: the same timing on Last.fm HetRec 2011 (1,892 x 17,632, 92,834
+  non-zeros), the fit seconds of every songscape recommender on all of it, and
+  ``quality``: :func:`songscape.recommend.holdout.evaluate` (random 20 % holdout per user,
+  seed 0, k = 10: P/R/NDCG/MAP@10, coverage, novelty, fit seconds on the training part)
+  of ``popularity`` and :data:`QUALITY_MODELS` -- what ``songscape evaluate-recs
+  user_artists.dat --models als,bpr,bpr-pop,item2vec,hybrid`` prints.
 
-Usage: ``python bench/recs.py [--scale 1.0] [--iterations 3] [--threads 1] [--skip-big]``.
+Result: ``bench/results/recs.json`` (``--out``); each part is also printed as a JSON line.
+
+Usage: ``python bench/recs.py [--scale 1.0] [--iterations 3] [--threads 1] [--skip-big]
+[--skip-quality]``.
 """
 
 from __future__ import annotations
@@ -26,38 +37,35 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from record import machine, write_results
 from songscape.synthetic.listening import synthetic_lastfm
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ANCHOR_S_PER_ITER = 1.4
+#: What ``songscape evaluate-recs`` was run with for docs/recommend.md (popularity is always added).
+QUALITY_MODELS = ("als", "bpr", "bpr-pop", "item2vec", "hybrid")
 
 
-def time_als(matrix: sp.csr_matrix, iterations: int, threads: int, factors: int = 64) -> dict:
-    from implicit.cpu.als import AlternatingLeastSquares
-    from threadpoolctl import threadpool_limits
+def time_als(matrix: sp.csr_matrix, iterations: int, threads: int) -> dict:
+    """Fit songscape's ALSRecommender (its defaults) and time it (see the docstring)."""
+    from songscape.recommend.factorization import ALSRecommender, confidence
 
-    stamps: list[float] = []
-
-    def callback(iteration: int, elapsed: float, loss: float) -> None:
-        stamps.append(time.perf_counter())
-
-    conf = matrix.copy()
-    conf.data = np.log1p(conf.data).astype(np.float32)
-    with threadpool_limits(1, "blas"):
-        model = AlternatingLeastSquares(factors=factors, regularization=0.05,
-                                        iterations=iterations, random_state=0,
-                                        num_threads=threads)  # fmt: skip
-        t0 = time.perf_counter()
-        model.fit(conf, show_progress=False, callback=callback)
-        total = time.perf_counter() - t0
-    per_iter = np.diff([t0, *stamps]) if stamps else np.array([total / iterations])
+    model = ALSRecommender(iterations=iterations, threads=threads, seed=0)
+    t0 = time.perf_counter()
+    confidence(matrix, model.weighting, model.alpha)
+    weighting_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.fit(matrix)
+    fit_s = time.perf_counter() - t0
     return {
-        "factors": factors,
+        "model": "songscape ALSRecommender",
+        "weighting": model.weighting,
+        "factors": model.factors,
         "iterations": iterations,
         "threads": threads,
-        "fit_s": round(total, 3),
-        "s_per_iteration": round(float(np.median(per_iter)), 3),
-        "s_per_iteration_all": [round(float(x), 3) for x in per_iter],
+        "fit_s": round(fit_s, 3),
+        "weighting_s": round(weighting_s, 3),
+        "s_per_iteration": round((fit_s - weighting_s) / iterations, 3),
     }
 
 
@@ -72,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="ALS threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-big", action="store_true", help="only the HetRec timings")
+    parser.add_argument("--skip-big", action="store_true", help="only the HetRec part")
+    parser.add_argument("--skip-quality", action="store_true", help="no HetRec evaluation")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    results: dict = {}
 
     if not args.skip_big:
         t0 = time.perf_counter()
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         listeners = np.diff(m.tocsc().indptr)
         top1 = np.sort(listeners)[::-1][: max(1, m.shape[1] // 100)].sum() / max(m.nnz, 1)
         result = time_als(m, args.iterations, args.threads)
-        emit({
+        results["lastfm360k_synthetic"] = {
             "data": "lastfm360k-synthetic",
             "scale": args.scale,
             "users": m.shape[0],
@@ -97,33 +107,38 @@ def main(argv: list[str] | None = None) -> int:
             **result,
             "anchor_s_per_iteration": ANCHOR_S_PER_ITER,
             "anchor": "implicit's benchmark, ALS (CG) 64 factors on Last.fm 360K, CPU",
-            "machine": machine,
-        })  # fmt: skip
+        }  # fmt: skip
+        emit(results["lastfm360k_synthetic"])
         del m
 
     path = args.data_dir / "lastfm_hetrec2011_2k" / "user_artists.dat"
-    if not path.is_file():
-        emit({"data": "hetrec2k", "skipped": f"no {path}"})
-        return 0
-    from songscape.recommend.data import read_hetrec
-    from songscape.recommend.recommenders import MODELS
+    if path.is_file():
+        from songscape.recommend.data import read_hetrec
+        from songscape.recommend.holdout import evaluate
+        from songscape.recommend.recommenders import MODELS
 
-    inter = read_hetrec(path)
-    result = time_als(inter.matrix, max(args.iterations, 5), args.threads)
-    fits = {}
-    for name, cls in MODELS.items():
-        t0 = time.perf_counter()
-        cls(seed=0).fit(inter)
-        fits[name] = round(time.perf_counter() - t0, 3)
-    emit({
-        "data": "hetrec2k",
-        "users": inter.n_users,
-        "items": inter.n_items,
-        "nnz": inter.nnz,
-        **result,
-        "model_fit_s": fits,
-        "machine": machine,
-    })  # fmt: skip
+        inter = read_hetrec(path)
+        result = time_als(inter.matrix, max(args.iterations, 5), args.threads)
+        fits = {}
+        for name, cls in MODELS.items():
+            t0 = time.perf_counter()
+            cls(seed=0).fit(inter)
+            fits[name] = round(time.perf_counter() - t0, 3)
+        results["hetrec2k"] = {"data": "hetrec2k", "users": inter.n_users,
+                               "items": inter.n_items, "nnz": inter.nnz, **result,
+                               "model_fit_s": fits}  # fmt: skip
+        if not args.skip_quality:
+            rows = evaluate(inter, QUALITY_MODELS, k=10, seed=0, protocol="random")
+            results["hetrec2k"]["quality"] = [
+                {key: round(v, 4) if isinstance(v, float) else v for key, v in row.items()}
+                for row in rows
+            ]
+        emit(results["hetrec2k"])
+    else:
+        results["hetrec2k"] = {"data": "hetrec2k", "skipped": f"no {path}"}
+    conditions = machine(threads=args.threads, omp_num_threads=os.environ["OMP_NUM_THREADS"])
+    written = write_results(__file__, results, conditions, args.out)
+    emit({"written": str(written)})
     return 0
 
 

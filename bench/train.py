@@ -2,8 +2,8 @@
 
 Data: ``../shared/data/gtzan_subset100`` (93 clips after the 7 ``excluded`` rows, 10
 genres, 15-18 s each). Groups are GTZAN blocks of 5 consecutive ids per genre
-(:func:`songscape.evaluation.metrics.gtzan_groups`), so two excerpts of one album or
-recording are never on both sides of a split.
+(:func:`songscape.datasets.gtzan_groups`), so two excerpts of one album or recording
+are never on both sides of a split.
 
 Protocol (the same for every row):
 
@@ -21,12 +21,15 @@ Protocol (the same for every row):
   the encoder has heard the test audio);
 * **baselines**: the pretrained ``musicnn-msd`` / ``musicnn-mtt`` (penultimate layer)
   and the 80-d MFCC statistics, no training;
-* for every row, with the fold's encoder (the one that did not train on the fold), a
-  linear probe (standardise + logistic regression) fitted on the other folds' clips
-  predicts the held-out clips: ``probe_acc`` is the pooled out-of-fold accuracy with a
-  Wilson 95 % interval; ``knn_p10`` is precision@10 (cosine) of the held-out clips as
-  queries against every clip outside their own group, pooled over folds, with a
-  bootstrap interval.
+* for every row, :func:`songscape.evaluation.harness.evaluate_cross_fitted` (the
+  protocol of ``songscape evaluate``, with these folds): with the fold's encoder (the
+  one that did not train on the fold), a linear probe (standardise + logistic
+  regression) fitted on the other folds' clips predicts the held-out clips:
+  ``probe_acc`` is the pooled out-of-fold accuracy with a Wilson 95 % interval;
+  ``knn_p10`` is precision@10 (cosine) of the held-out clips as queries against every
+  clip outside their own group, pooled over folds, with a bootstrap interval. The
+  baselines' figures are therefore 3-fold figures: they differ from ``bench/probe.py``'s
+  5-fold ones (see the harness's docstring on why the fold count is part of a figure).
 
 Also reported: training time (summed over folds), epochs run, parameters, and the
 hardware (CPU model name and torch threads, or the CUDA device).
@@ -39,6 +42,11 @@ Usage::
 ``--quick`` (1 epoch, 1 chunk per clip, 2 folds, ``--limit 40`` clips) only proves the
 pipeline runs. Prints one JSON object per line: a header, one per model, then the
 whole table.
+
+Result: ``bench/results/train.json`` (``--out``). Rows are merged by model name into
+the file already there, so a run of some ``--archs`` replaces only those rows; each row
+keeps the conditions it was measured under (``run``: date, hardware, epochs, folds...).
+A smoke test (``--quick``, ``--limit``) writes only with an explicit ``--out``.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ from pathlib import Path
 
 import numpy as np
 
+from record import RESULTS_DIR, machine, write_results
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SUPERVISED = ("shortchunk-cnn", "shortchunk-resnet", "harmonic-cnn", "crnn", "self-attention",
               "sample-cnn", "musicnn-head", "musicnn-finetune")  # fmt: skip
@@ -64,60 +74,6 @@ MOCO_AUGMENT = "pitch_shift=negative,time_stretch=positive"
 
 def _r(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(float(x), digits)
-
-
-def _limit(data, limit: int):
-    """Up to ``limit`` clips, round-robin over genres then groups (keeps every class)."""
-    if not limit or limit >= len(data):
-        return data
-    by_class: dict[str, list[int]] = {}
-    for i, lab in enumerate(data.single_labels()):
-        by_class.setdefault(lab, []).append(i)
-    for lab, idx in by_class.items():  # alternate groups within a class
-        groups: dict[str, list[int]] = {}
-        for i in idx:
-            groups.setdefault(data.groups[i], []).append(i)
-        queues = list(groups.values())
-        by_class[lab] = [q[j] for j in range(max(map(len, queues))) for q in queues if j < len(q)]
-    picked: list[int] = []
-    while len(picked) < limit:
-        for idx in by_class.values():
-            if idx and len(picked) < limit:
-                picked.append(idx.pop(0))
-    return data.subset(sorted(picked))
-
-
-def fold_scores(Xs: list[np.ndarray], data, folds, k: int = 10) -> dict:
-    """Out-of-fold probe accuracy and kNN P@k, fold f scored in embedding space ``Xs[f]``."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from songscape.evaluation.metrics import (
-        bootstrap_interval,
-        knn_precision_at_k,
-        wilson_interval,
-    )
-
-    labels = data.single_labels()
-    n = len(labels)
-    predictions = np.empty(n, dtype=labels.dtype)
-    knn = np.full(n, np.nan)
-    sizes = np.unique(data.groups, return_counts=True)[1]
-    k = max(1, min(k, n - int(sizes.max())))
-    for X, (train, test) in zip(Xs, folds, strict=True):
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
-        model.fit(X[train], labels[train])
-        predictions[test] = model.predict(X[test])
-        per_query = knn_precision_at_k(X, labels, k=k, groups=data.groups, n_boot=1)["per_query"]
-        knn[test] = per_query[test]
-    correct = int(np.sum(predictions == labels))
-    return {
-        "probe_acc": _r(correct / n),
-        "probe_ci95": [_r(v) for v in wilson_interval(correct, n)],
-        f"knn_p{k}": _r(knn.mean()),
-        "knn_ci95": [_r(v) for v in bootstrap_interval(knn)],
-    }
 
 
 def main() -> None:
@@ -137,7 +93,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--quick", action="store_true",
                         help="1 epoch, 1 chunk, 2 folds, 40 clips: a smoke test")  # fmt: skip
-    parser.add_argument("--out", type=Path, help="also write the table as JSON")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="result JSON (default: bench/results/train.json)")  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.epochs, args.chunks, args.folds = 1, 1, 2
@@ -150,7 +107,8 @@ def main() -> None:
 
     from songscape.config import default_cache_dir
     from songscape.datasets import AudioCache, grouped_folds, read_labels
-    from songscape.evaluation.harness import embed_items
+    from songscape.evaluation.harness import balanced_subset, embed_items, evaluate_cross_fitted
+    from songscape.evaluation.intervals import wilson_interval
     from songscape.models.trained import TrainedModel
     from songscape.training.trainer import TrainConfig, hardware_string, train
 
@@ -159,7 +117,7 @@ def main() -> None:
     scratch = tempfile.TemporaryDirectory(prefix="songscape-bench-models-")
     models_dir = Path(scratch.name)  # the bench's models are thrown away at exit
     data = read_labels(args.data / "gtzan_subset100" / "labels.csv", label_column="genre")
-    data = _limit(data, args.limit)
+    data = balanced_subset(data, args.limit)
     folds = grouped_folds(data, args.folds, args.seed)
     labels = data.single_labels()
     hardware = hardware_string(args.device)
@@ -190,12 +148,18 @@ def main() -> None:
                 probs[i] = out.tag_probabilities
         return np.stack(X), probs
 
+    def scores(Xs: list[np.ndarray]) -> dict:
+        """The harness's cross-fitted probe and kNN figures, rounded for the table."""
+        r = evaluate_cross_fitted(Xs, data, folds, k=10, seed=args.seed)
+        return {"probe_acc": _r(r["probe_acc"]), "probe_ci95": [_r(v) for v in r["probe_ci95"]],
+                f"knn_p{r['k']}": _r(r["knn_p10"]), "knn_ci95": [_r(v) for v in r["knn_ci95"]]}
+
     def run_row(row_name: str, row: dict) -> None:
         """Fill ``row`` with one model's figures (see the module docstring)."""
         if row_name in BASELINES:
             X, info = embed_items(row_name, data, cache_dir)
             row.update(kind="baseline", dim=info["dim"], layer=info["layer"], train_s=0.0)
-            row.update(fold_scores([X] * len(folds), data, folds))
+            row.update(scores([X] * len(folds)))
         elif row_name in SELF_SUPERVISED:
             arch, task = ("shortchunk-cnn", "moco") if row_name == "moco" else ("tjae", "tjae")
             cfg = config(arch, task, MOCO_AUGMENT if row_name == "moco" else "")
@@ -207,7 +171,7 @@ def main() -> None:
             row.update(kind="self-supervised, trained once on all clips without labels",
                        arch=arch, dim=m["embedding_dim"], train_s=m["train_s"],
                        epochs_run=[m["epochs_run"]], augment=cfg.augment)  # fmt: skip
-            row.update(fold_scores([X] * len(folds), data, folds))
+            row.update(scores([X] * len(folds)))
         else:
             Xs, correct, train_s, epochs, params = [], 0, 0.0, [], None
             for f, (train_idx, test_idx) in enumerate(folds):
@@ -223,15 +187,13 @@ def main() -> None:
                 Xs.append(X)
                 train_s += result.metadata["train_s"]
                 epochs.append(result.metadata["epochs_run"])
-            from songscape.evaluation.metrics import wilson_interval
-
             ci = wilson_interval(correct, len(data))
             row.update(
                 kind="supervised (genre), cross-trained", dim=int(Xs[0].shape[1]),
                 train_s=round(train_s, 1), epochs_run=epochs, parameters=params,
                 heldout_acc=_r(correct / len(data)), heldout_ci95=[_r(v) for v in ci],
             )  # fmt: skip
-            row.update(fold_scores(Xs, data, folds))
+            row.update(scores(Xs))
 
     rows = []
     for row_name in args.archs:
@@ -247,8 +209,22 @@ def main() -> None:
     scratch.cleanup()
     table = {"hardware": hardware, "n": len(data), "folds": args.folds, "rows": rows}
     print(json.dumps(table), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps(table, indent=1))
+    if (args.quick or args.limit) and args.out is None:
+        return  # a smoke test never replaces the recorded figures
+    run = {"date": machine()["date"], "hardware": hardware, "device": args.device,
+           "threads": args.threads, "n": len(data), "folds": args.folds, "epochs": args.epochs,
+           "patience": args.patience, "chunks_per_clip": args.chunks,
+           "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+           "torch": torch.__version__}  # fmt: skip
+    path = args.out or RESULTS_DIR / "train.json"
+    kept = json.loads(path.read_text())["results"]["rows"] if path.is_file() else []
+    fresh = {row["model"]: {**row, "run": run} for row in rows}
+    merged = [fresh.pop(row["model"], row) for row in kept] + list(fresh.values())
+    order = {name: i for i, name in enumerate(DEFAULT_ROWS)}
+    merged.sort(key=lambda row: order.get(row["model"], len(order)))
+    written = write_results(__file__, {"rows": merged}, machine(threads=args.threads), path,
+                            provenance="each row's 'run' says when and how it was measured")
+    print(json.dumps({"written": str(written)}), flush=True)
 
 
 if __name__ == "__main__":

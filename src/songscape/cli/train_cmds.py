@@ -160,7 +160,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ValueError as err:  # too few files per fold or class, and other unusable data
         raise CommandError(str(err)) from err
     if args.plot and "confusion" in result:
-        from songscape.evaluation.metrics import plot_confusion_matrix
+        from songscape.evaluation.plots import plot_confusion_matrix
 
         try:
             plot_confusion_matrix(result["confusion"], result["class_names"], args.plot,

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Imported for its side effect: it registers the ``embed:``/``tag:`` stage families,
+# which a spawned worker (importing only this module) needs to resolve stage names.
+import songscape.ingest.model_stages  # noqa: F401
 from songscape.errors import AudioError
 from songscape.ingest.scan import FileStat, content_hash
 from songscape.ingest.stages import TrackContext, get_stage

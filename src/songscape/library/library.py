@@ -13,6 +13,7 @@ from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, ARRAY_FIELDS, D
 from songscape.catalog.store import LibraryStore
 from songscape.config import default_library_dir
 from songscape.datasets import LabelSet, track_labels
+from songscape.errors import NoVectorError
 from songscape.ingest.model_stages import model_stage_names
 from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
 from songscape.ingest.stages import TrackContext, pipeline_stages
@@ -283,7 +284,7 @@ class Library:
             row = self.store.get_track(ref)
             stored = self.store.embedding(row["id"], spec.name)
             if stored is None or stored[1] != spec.version:
-                raise LookupError(
+                raise NoVectorError(
                     f"track {row['id']} has no {spec.name} vector yet: run "
                     f"`songscape ingest --model {spec.name}` on its folder"
                 )
@@ -332,11 +333,11 @@ class Library:
         a, b = self.store.get_track(start)["id"], self.store.get_track(end)["id"]
         data = self.embeddings(spec.name)
         if not data["ids"]:
-            raise LookupError(f"the library has no {spec.name} vectors yet")
+            raise NoVectorError(f"the library has no {spec.name} vectors yet")
         vectors = dict(zip(data["ids"], unit_rows(data["vectors"]), strict=True))
         for track in (a, b):
             if track not in vectors:
-                raise LookupError(f"track {track} has no {spec.name} vector yet")
+                raise NoVectorError(f"track {track} has no {spec.name} vector yet")
         hops = path_between(vectors, a, b, steps)
         out = []
         for track_id, sim in hops:

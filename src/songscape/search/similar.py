@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from songscape.catalog.store import LibraryStore
-from songscape.errors import QueryError
+from songscape.catalog.vectors import healthy_filter_facts, healthy_tag_rows, track_facts
+from songscape.errors import QueryError, UnknownModelError
 from songscape.models.registry import get_spec
 from songscape.notation import camelot_distance, compatible_keys, key_name, parse_key
 
@@ -134,7 +135,7 @@ def top_tags(by_model: dict[str, dict[str, float]], n: int = TOP_TAGS) -> dict[s
     for model, tags in by_model.items():
         try:
             source = get_spec(model).tag_source or model
-        except KeyError:
+        except UnknownModelError:  # tags of a model no longer registered: named as is
             source = model
         out[source] = [t for t, _ in sorted(tags.items(), key=lambda kv: -kv[1])[:n]]
     return out
@@ -143,10 +144,7 @@ def top_tags(by_model: dict[str, dict[str, float]], n: int = TOP_TAGS) -> dict[s
 def _all_top_tags(conn: sqlite3.Connection) -> dict[str, dict[str, dict[str, float]]]:
     """``{track_id: {model: {tag: p}}}`` for every healthy track (one query)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for r in conn.execute(
-        "SELECT g.track_id, g.model, g.tag, g.probability FROM tags g "
-        "JOIN tracks t ON t.id = g.track_id WHERE t.status = 'ok'"
-    ):
+    for r in healthy_tag_rows(conn):
         out.setdefault(r["track_id"], {}).setdefault(r["model"], {})[r["tag"]] = r["probability"]
     return out
 
@@ -161,10 +159,7 @@ def allowed_tracks(
     """
     if not filters.restricts:
         return None
-    rows = store.conn.execute(
-        "SELECT t.id, t.artist, t.duration_s, d.tempo_bpm, d.key FROM tracks t "
-        "LEFT JOIN descriptors d ON d.track_id = t.id WHERE t.status = 'ok'"
-    ).fetchall()
+    rows = healthy_filter_facts(store.conn)
     keys: set[str] | None = None
     if filters.key == "compatible":
         if not query or not query.get("key"):
@@ -205,12 +200,7 @@ def allowed_tracks(
 
 
 def _track_facts(store: LibraryStore, track_id: str) -> dict[str, Any]:
-    row = store.conn.execute(
-        "SELECT t.id, t.path, t.title, t.artist, t.album, t.duration_s, d.tempo_bpm, d.key "
-        "FROM tracks t LEFT JOIN descriptors d ON d.track_id = t.id WHERE t.id = ?",
-        (track_id,),
-    ).fetchone()
-    facts = dict(row)
+    facts = dict(track_facts(store.conn, track_id))
     facts["top_tags"] = top_tags(store.track_tags(track_id))
     return facts
 

@@ -102,7 +102,9 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
         aliases = {alias: tuple(map(str, phrases)) for alias, phrases in data["aliases"].items()}
         concepts = tuple(
             Concept(
-                str(c["name"]), str(c["kind"]), tuple(map(str, c["keywords"])),
+                str(c["name"]),
+                str(c["kind"]),
+                tuple(map(str, c["keywords"])),
                 tuple(((str(s), str(t)), float(w)) for s, t, w in c["tags"]),
                 str(c["description"]),
             )  # fmt: skip

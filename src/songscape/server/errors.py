@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songscape.errors import (
+    CatalogBusyError,
     NoEventsError,
     NoVectorError,
     QueryError,
@@ -44,6 +45,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnknownItemError: 404,
     UnknownWordsError: 404,
     NoEventsError: 404,
+    CatalogBusyError: 503,  # a long write holds the catalog: try again shortly
 }
 
 

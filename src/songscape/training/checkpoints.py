@@ -16,7 +16,6 @@ import copy
 import json
 import math
 import os
-import pickle
 import platform
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -211,7 +210,8 @@ def load_last(
     """
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError) as err:
+    except Exception as err:  # noqa: BLE001 - torch's unpickler raises what it meets
+        # (struct.error, UnpicklingError, RuntimeError, EOFError…): all mean a broken file.
         raise TrainingError(f"--resume: cannot read {path} ({err})") from err
     if (_comparable_config(dict(saved["config"])) != _comparable_config(asdict(config))
             or saved["split"] != split):  # fmt: skip

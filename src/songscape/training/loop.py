@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from songscape.audio.augment import AugmentationPolicy, make_views
-from songscape.evaluation.metrics import multilabel_auc
+from songscape.evaluation.probes import multilabel_auc
 from songscape.training.config import TrainConfig
 from songscape.training.objectives import MoCo, classification_loss, multilabel_loss
 from songscape.training.sources import ChunkSource, WaveSource

@@ -60,9 +60,6 @@ from songscape.config import default_cache_dir
 from songscape.datasets import LabelSet, train_valid_split
 from songscape.errors import TrainingError
 from songscape.models import trained
-
-# Re-exported: callers import these from the trainer.
-from songscape.models.heads import MusicnnBackend, TrainedNet, musicnn_patch_features
 from songscape.training.checkpoints import (
     RunState,
     hardware_string,
@@ -71,23 +68,14 @@ from songscape.training.checkpoints import (
     model_checkpoint,
     save_last,
 )
-from songscape.training.config import ALL_ARCHS, TrainConfig, augmentation_policy, build_net
+from songscape.training.config import TrainConfig, augmentation_policy, build_net
 from songscape.training.loop import train_epoch, validate
 from songscape.training.objectives import MoCo
 from songscape.training.sources import open_source
 
-__all__ = [
-    "ALL_ARCHS",
-    "MusicnnBackend",
-    "TrainConfig",
-    "TrainResult",
-    "TrainedNet",
-    "TrainingError",
-    "build_net",
-    "hardware_string",
-    "musicnn_patch_features",
-    "train",
-]
+# TrainConfig, TrainingError and hardware_string are imported from here by the CLI,
+# bench/train.py and the tests: the trainer is the one module they need to know.
+__all__ = ["TrainConfig", "TrainResult", "TrainingError", "hardware_string", "train"]
 
 
 @dataclass

@@ -1,12 +1,10 @@
-"""How good are an embedding's vectors? Metrics for labelled sets of tracks.
+"""How good are an embedding's vectors? Metrics of fixed vectors on labelled items.
 
 In the spirit of :mod:`mir_eval`: each metric validates its inputs (shapes, finite
 values, enough items per class, a feasible ``k``) and raises :class:`ValueError`
 with a clear message instead of returning a silently wrong number, and each
 docstring states the conventions that change the number.
 
-Metrics
--------
 * :func:`linear_probe`: standardised features + logistic regression, stratified
   (optionally grouped) k-fold; pooled out-of-fold accuracy with a Wilson interval
   and the pooled confusion matrix.
@@ -15,36 +13,19 @@ Metrics
   bootstrap interval over queries.
 * :func:`multilabel_auc`: macro ROC-AUC and PR-AUC of multi-label tag scores.
 
-Helpers
--------
-* :func:`mfcc_statistics`: the MFCC-statistics baseline embedding (80-d by default).
-* :func:`wilson_interval`, :func:`bootstrap_interval`: 95 % confidence intervals.
-* :func:`plot_confusion_matrix`: a PNG of a confusion matrix (matplotlib, Agg canvas).
-
-Small sets (tens of clips) give noisy figures: always report the intervals.
+:mod:`songscape.evaluation.harness` runs them the same way for every model.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "bootstrap_interval",
-    "knn_precision_at_k",
-    "linear_probe",
-    "mfcc_statistics",
-    "multilabel_auc",
-    "plot_confusion_matrix",
-    "wilson_interval",
-]
+from songscape.evaluation.intervals import bootstrap_interval, wilson_interval
 
-#: Two-sided 95 % normal quantile.
-Z_95 = 1.959963984540054
+__all__ = ["knn_precision_at_k", "linear_probe", "multilabel_auc"]
 
 
 # ---- input validation ---------------------------------------------------------------------
@@ -73,137 +54,6 @@ def _check_vector(values: Any, n: int, what: str) -> np.ndarray:
     if len(values) != n:
         raise ValueError(f"{what} has {len(values)} entries but there are {n} items")
     return values
-
-
-# ---- confidence intervals -----------------------------------------------------------------
-
-
-def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion ``successes / trials``.
-
-    Parameters
-    ----------
-    successes : int
-        Number of successes, ``0 <= successes <= trials``.
-    trials : int
-        Number of independent trials, ``> 0``.
-    z : float
-        Normal quantile; the default gives a two-sided 95 % interval.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-        Always inside [0, 1]; unlike the normal (Wald) interval it does not collapse to
-        a point at 0 or 1 successes.
-    """
-    successes, trials = int(successes), int(trials)
-    if trials <= 0:
-        raise ValueError(f"trials must be positive, got {trials}")
-    if not 0 <= successes <= trials:
-        raise ValueError(f"successes must be in [0, {trials}], got {successes}")
-    p = successes / trials
-    z2 = z * z
-    centre = (p + z2 / (2 * trials)) / (1 + z2 / trials)
-    half = z * np.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
-    low = 0.0 if successes == 0 else max(0.0, float(centre - half))
-    high = 1.0 if successes == trials else min(1.0, float(centre + half))
-    return low, high
-
-
-def bootstrap_interval(
-    values: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the mean of ``values`` (resampled with replacement).
-
-    Parameters
-    ----------
-    values : array_like, shape (n,)
-        Per-item scores, ``n >= 2``.
-    n_boot : int
-        Bootstrap resamples.
-    seed : int
-        Seed of the resampling (the interval is reproducible).
-    level : float
-        Coverage, e.g. 0.95.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-    """
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or len(v) < 2:
-        raise ValueError(f"need a 1-D array of at least 2 values, got shape {v.shape}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError("values contain NaN or infinite values")
-    if n_boot < 1 or not 0 < level < 1:
-        raise ValueError("n_boot must be positive and level in (0, 1)")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), (int(n_boot), len(v)))].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-# ---- the baseline embedding ---------------------------------------------------------------
-
-
-def mfcc_statistics(
-    y: np.ndarray, sr: int, n_mfcc: int = 20, n_fft: int = 2048, hop_length: int = 512
-) -> np.ndarray:
-    """The MFCC-statistics baseline: a fixed-length vector summarising a whole track.
-
-    Computes ``M = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n_mfcc, n_fft=n_fft,
-    hop_length=hop_length)`` (librosa's defaults otherwise: 128 Slaney mel bands from
-    0 Hz to ``sr / 2`` of a centred Hann-windowed power spectrogram, converted to dB
-    with ``power_to_db`` (ref 1.0, top_db 80), orthonormal DCT-II, coefficient 0 --
-    the log-energy term -- kept) and its first-order deltas
-    ``D = librosa.feature.delta(M)`` (Savitzky-Golay, width 9, or the largest odd width
-    the number of frames allows, at least 3), then returns, concatenated in this order:
-
-    ``[mean_t(M), std_t(M), mean_t(D), std_t(D)]``
-
-    where the mean and (population, ``ddof=0``) standard deviation run over frames.
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,)
-        Mono audio; finite, at least ``n_fft`` samples.
-    sr : int
-        Sample rate in Hz.
-    n_mfcc : int
-        Coefficients per frame.
-    n_fft, hop_length : int
-        STFT size and hop in samples.
-
-    Returns
-    -------
-    np.ndarray, shape (4 * n_mfcc,), float32
-        80 values for the default ``n_mfcc=20``.
-    """
-    import librosa
-
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"expected mono audio of shape (n,), got {y.shape}")
-    if sr <= 0 or n_mfcc < 1:
-        raise ValueError("sr and n_mfcc must be positive")
-    if len(y) < n_fft:
-        raise ValueError(f"audio too short: {len(y)} samples, need at least n_fft={n_fft}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("audio contains NaN or infinite samples")
-    mfcc = librosa.feature.mfcc(
-        y=y.astype(np.float32, copy=False), sr=sr, n_mfcc=n_mfcc, n_fft=n_fft,
-        hop_length=hop_length,
-    )  # fmt: skip
-    n_frames = mfcc.shape[1]
-    if n_frames >= 3:
-        width = min(9, n_frames if n_frames % 2 else n_frames - 1)
-        delta = librosa.feature.delta(mfcc, width=width)
-    else:  # too few frames for a derivative filter
-        delta = np.zeros_like(mfcc)
-    return np.concatenate(
-        [mfcc.mean(axis=1), mfcc.std(axis=1), delta.mean(axis=1), delta.std(axis=1)]
-    ).astype(np.float32)
 
 
 # ---- linear probe -------------------------------------------------------------------------
@@ -507,71 +357,3 @@ def multilabel_auc(y_true: Any, scores: Any) -> dict[str, Any]:
         "skipped": skipped,
         "n": int(truth.shape[0]),
     }
-
-
-# ---- plotting -----------------------------------------------------------------------------
-
-
-def plot_confusion_matrix(
-    cm: Any,
-    class_names: Sequence[str],
-    path: str | os.PathLike[str],
-    title: str = "",
-) -> Path:
-    """Write a confusion matrix as a PNG.
-
-    Cells are shaded by the row-normalised rate (the fraction of each true class given
-    each prediction) and labelled with the raw counts. Uses matplotlib's Agg canvas
-    directly (no pyplot, no global backend change), so it works headless.
-
-    Parameters
-    ----------
-    cm : array_like, shape (c, c)
-        Counts; rows = true class, columns = predicted class.
-    class_names : sequence of str, length c
-    path : str or path-like
-        Output PNG; parent folders are created.
-    title : str
-
-    Returns
-    -------
-    Path
-        The written file.
-    """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as err:  # pragma: no cover - matplotlib is a dependency
-        raise ImportError("plot_confusion_matrix needs matplotlib: pip install matplotlib") from err
-
-    cm = np.asarray(cm)
-    c = len(class_names)
-    if cm.shape != (c, c):
-        raise ValueError(f"confusion matrix of shape {cm.shape} does not match {c} class names")
-    if np.any(cm < 0) or not np.all(np.isfinite(cm)):
-        raise ValueError("confusion matrix must hold non-negative finite counts")
-    totals = cm.sum(axis=1, keepdims=True)
-    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
-
-    size = 1.6 + 0.55 * c
-    fig = Figure(figsize=(size + 1.2, size))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    image = ax.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
-    ax.set_xticks(range(c), labels=list(class_names), rotation=45, ha="right")
-    ax.set_yticks(range(c), labels=list(class_names))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(c):
-        for j in range(c):
-            if cm[i, j]:
-                colour = "white" if rates[i, j] > 0.5 else "black"
-                ax.text(j, i, f"{cm[i, j]:g}", ha="center", va="center", color=colour)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from songscape.datasets import gtzan_groups
-from songscape.evaluation.metrics import (
-    bootstrap_interval,
-    knn_precision_at_k,
-    linear_probe,
-    mfcc_statistics,
-    plot_confusion_matrix,
-    wilson_interval,
-)
+from songscape.evaluation.probes import knn_precision_at_k, linear_probe, multilabel_auc
 
 
 def clusters(n_per_class: int = 20, n_classes: int = 3, dim: int = 8, spread: float = 0.1,
@@ -26,31 +16,6 @@ def clusters(n_per_class: int = 20, n_classes: int = 3, dim: int = 8, spread: fl
     X = np.concatenate([c + spread * rng.standard_normal((n_per_class, dim)) for c in centres])
     y = np.repeat([f"class{i}" for i in range(n_classes)], n_per_class)
     return X, y
-
-
-# ---- confidence intervals -----------------------------------------------------------------
-
-
-def test_wilson_interval_known_values() -> None:
-    low, high = wilson_interval(8, 10)
-    assert low == pytest.approx(0.4902, abs=1e-4)
-    assert high == pytest.approx(0.9433, abs=1e-4)
-    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] > 0.2
-    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(10, 10)[0] < 0.8
-    with pytest.raises(ValueError):
-        wilson_interval(3, 0)
-    with pytest.raises(ValueError):
-        wilson_interval(11, 10)
-
-
-def test_bootstrap_interval_is_seeded_and_brackets_the_mean() -> None:
-    values = np.random.default_rng(1).random(50)
-    a, b = bootstrap_interval(values, seed=3), bootstrap_interval(values, seed=3)
-    assert a == b
-    assert a[0] < values.mean() < a[1]
-    assert bootstrap_interval(np.ones(5)) == (1.0, 1.0)
-    with pytest.raises(ValueError):
-        bootstrap_interval([0.5])
 
 
 # ---- linear probe -------------------------------------------------------------------------
@@ -186,39 +151,19 @@ def test_knn_rejects_mismatched_labels() -> None:
         knn_precision_at_k(np.zeros((4, 2)), [0, 1, 0], k=1)
 
 
-# ---- baseline, grouping, plotting ---------------------------------------------------------
+# ---- multi-label tagging ------------------------------------------------------------------
 
 
-def test_mfcc_statistics_layout() -> None:
-    sr = 16000
-    t = np.arange(sr) / sr
-    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-    noise = 0.1 * np.random.default_rng(0).standard_normal(sr).astype(np.float32)
-    a, b = mfcc_statistics(tone, sr), mfcc_statistics(noise, sr)
-    assert a.shape == (80,) and a.dtype == np.float32 and np.all(np.isfinite(a))
-    assert np.all(a[20:40] >= 0) and np.all(a[60:] >= 0)  # the std blocks
-    assert not np.allclose(a, b)
-    assert np.array_equal(a, mfcc_statistics(tone, sr))
-    assert mfcc_statistics(tone, sr, n_mfcc=13).shape == (52,)
-    assert mfcc_statistics(tone[:2048], sr).shape == (80,)  # few frames: narrow delta filter
-    with pytest.raises(ValueError, match="mono"):
-        mfcc_statistics(np.stack([tone, tone]), sr)
-    with pytest.raises(ValueError, match="too short"):
-        mfcc_statistics(tone[:100], sr)
-
-
-def test_gtzan_groups_blocks_ids_within_genre() -> None:
-    names = ["audio/blues/blues.00000.ogg", "blues.00004", "blues.00005.ogg", "rock.00001.wav"]
-    groups = gtzan_groups(names)
-    assert list(groups) == ["blues:0", "blues:0", "blues:1", "rock:0"]
-    assert list(gtzan_groups(names, block=1)) == ["blues:0", "blues:4", "blues:5", "rock:1"]
-    with pytest.raises(ValueError, match="not a GTZAN clip"):
-        gtzan_groups(["song.ogg"])
-
-
-def test_plot_confusion_matrix_writes_png(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    path = plot_confusion_matrix([[3, 1], [0, 4]], ["a", "b"], tmp_path / "sub" / "cm.png", "t")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="does not match"):
-        plot_confusion_matrix([[1, 2]], ["a", "b"], tmp_path / "x.png")
+def test_multilabel_auc_known_values_and_skipped_tags() -> None:
+    truth = np.array([[1, 0, 1], [1, 1, 1], [0, 0, 1], [0, 1, 1]])
+    scores = np.array([[0.9, 0.1, 0.5], [0.8, 0.2, 0.5], [0.1, 0.3, 0.5], [0.2, 0.9, 0.5]])
+    result = multilabel_auc(truth, scores)
+    # tag 0 perfectly ranked; tag 1: positives at 0.2 and 0.9 vs negatives 0.1 and 0.3 -> 3/4;
+    # tag 2 is positive everywhere: no AUC, skipped
+    assert result["per_tag_roc_auc"][:2] == [1.0, 0.75] and result["skipped"] == [2]
+    assert result["roc_auc"] == pytest.approx(0.875) and result["n_tags"] == 2
+    assert result["per_tag_pr_auc"][0] == 1.0
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        multilabel_auc(truth * 2, scores)
+    with pytest.raises(ValueError, match="undefined"):
+        multilabel_auc(np.ones((3, 2)), np.zeros((3, 2)))

@@ -1,0 +1,629 @@
+"""Render the figure tables of README.md and docs/*.md from ``bench/results/*.json``.
+
+A table lives between two markers in a Markdown file::
+
+    <!-- figures:NAME -->
+    ...generated: never edit by hand...
+    <!-- /figures:NAME -->
+
+and :data:`TABLES` maps each NAME to the function that renders it from the result files
+the bench scripts wrote (bench/README.md documents their format). Each block ends with a
+line naming its result file and the run's conditions.
+
+Usage: ``python bench/figures.py`` rewrites the blocks (``make figures``);
+``python bench/figures.py --check`` changes nothing and exits 1, with a diff, when a
+block differs from what the results say (``tests/test_figures.py`` does the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+MARKER = re.compile(
+    r"(?P<open><!-- figures:(?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)"
+    r"(?P<close><!-- /figures:(?P=name) -->)",
+    re.S,
+)
+DEFAULT_PROVENANCE = "measured by the command above"
+
+
+def documents() -> list[Path]:
+    """The Markdown files that may hold figure blocks."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """The whole result file ``bench/results/<name>.json``."""
+    return json.loads((RESULTS_DIR / f"{name}.json").read_text())
+
+
+def results(name: str) -> Any:
+    return load(name)["results"]
+
+
+# ---- formatting ---------------------------------------------------------------------------
+
+
+def f3(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def ci(interval: list[float], digits: int = 3, sep: str = ", ") -> str:
+    lo, hi = interval
+    return f"[{lo:.{digits}f}{sep}{hi:.{digits}f}]"
+
+
+def ci_text(interval: list[float]) -> str:
+    """``CI 0.72–0.87`` (two decimals), as the README quotes intervals."""
+    return f"CI {interval[0]:.2f}–{interval[1]:.2f}"
+
+
+def num(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def seconds(x: float | None) -> str:
+    if x is None:
+        return ""
+    return f"{x:.2f}" if x < 0.1 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def source(*names: str) -> str:
+    """The closing line of a block: which result file(s), which command, when, where."""
+    parts = []
+    for name in names:
+        data = load(name)
+        c = data["conditions"]
+        where = ", ".join(str(x) for x in (c.get("date"), c.get("cpu")) if x)
+        if c.get("cpus"):
+            where += f" ({c['cpus']} CPUs"
+            where += f", load {c['loadavg_1min']})" if "loadavg_1min" in c else ")"
+        text = f"`bench/results/{name}.json` — `{data['command']}`, {where}"
+        if data["provenance"] != DEFAULT_PROVENANCE:
+            text += f"; {data['provenance']}"
+        parts.append(text)
+    return "Source: " + "; ".join(parts) + "."
+
+
+# ---- README -------------------------------------------------------------------------------
+
+
+def _probe_row(model: str, layer: str, dataset: str = "gtzan_subset100") -> dict:
+    rows = results("probe")["rows"]
+    key = (dataset, model, layer)
+    return next(r for r in rows if (r["dataset"], r["model"], r["layer"]) == key)
+
+
+def _default_layer(model: str) -> str:
+    return "mfcc-statistics" if model == "mfcc" else "penultimate"
+
+
+def _search_row(index: str, n: int, dim: int, **params: Any) -> dict:
+    for row in results("search")["rows"]:
+        if (row["index"], row["n"], row["dim"]) == (index, n, dim) and all(
+            row["params"].get(k) == v for k, v in params.items()
+        ) and (params or row.get("songscape_default")):
+            return row
+    raise LookupError(f"no search row {index} n={n} dim={dim} {params}")
+
+
+def _train_row(model: str) -> dict:
+    return next(r for r in results("train")["rows"] if r["model"] == model)
+
+
+def _recs_quality() -> dict[str, dict]:
+    return {r["model"]: r for r in results("recs")["hetrec2k"]["quality"]}
+
+
+def _coldstart_mean() -> dict[str, dict]:
+    return {r["method"]: r for r in results("coldstart")["mean"]}
+
+
+def readme() -> str:
+    rows: list[list[str]] = []
+    d = results("descriptors")
+    timing, gtzan = d["timing"], d["gtzan_subset100"]
+    rows.append([
+        f"decode + descriptors, one core ({timing['n_files']} real files, "
+        f"{timing['audio_s'] / 60:.0f} min)",
+        f"{timing['realtime_factor_decode_plus_describe']:.0f}x real time", "target ≥ 60x",
+        "`bench/descriptors.py`",
+    ])  # fmt: skip
+    ingest = results("ingest")
+    pool2 = next(r for r in ingest["rows"] if r["mode"] == "pool" and r["workers"] == 2)
+    before = ingest["before_neural_stages"]["pool_2_workers"]
+    rows.append([
+        f"`ingest --workers 2`, {pool2['files']} real files / {pool2['audio_s'] / 60:.0f} min, "
+        "descriptors + embedding + MSD/MTT tags",
+        f"{pool2['wall_s']} s ({pool2['realtime_factor']:.0f}x real time)",
+        f"decode + descriptors only: {before['wall_s']} s", "`bench/ingest.py` (earlier run)",
+    ])  # fmt: skip
+    acc2, acc1 = gtzan["tempo_acc2"], gtzan["tempo_acc1"]
+    rows.append([f"tempo Accuracy2, GTZAN {acc2['n']} clips",
+                 f"{f3(acc2['value'])} ({ci_text(acc2['ci95'])})",
+                 "madmom / Schreiber ≈ 0.93–0.94", "`bench/descriptors.py`"])  # fmt: skip
+    rows.append(["tempo Accuracy1", f3(acc1["value"]), "", "`bench/descriptors.py`"])
+    rows.append(["beat F-measure, GTZAN", f3(gtzan["beat_f"]["mean"]),
+                 "madmom ≈ 0.86–0.89 (full GTZAN)", "`bench/descriptors.py`"])  # fmt: skip
+    rows.append(["downbeat F-measure, GTZAN", f3(gtzan["downbeat_f"]["mean"]),
+                 "madmom DBN ≈ 0.6–0.7", "`bench/descriptors.py`"])  # fmt: skip
+    keys = d["key_synthetic"]
+    acc = keys[keys["default_profile"]]["accuracy"]
+    rows.append([f"key, synthetic 24 keys × 2 timbres ({keys['default_profile']} profile)",
+                 f"{acc['k']}/{acc['n']}", "", "`bench/descriptors.py`"])  # fmt: skip
+    rows.append(["musicnn port vs original TF, logits (4 models × 9 clips)",
+                 "max abs diff ≤ 1e-4 on every test run", "required ≤ 1e-4",
+                 "`tests/models/test_musicnn.py`"])  # fmt: skip
+    embed = next(r for r in results("embed") if r["model"] == "musicnn-msd")
+    rows.append(["musicnn-msd embedding (decode + log-mel + network), one core",
+                 f"{embed['rtf_total_per_core']:.0f}x real time", "target ≥ 50x",
+                 "`bench/embed.py`"])  # fmt: skip
+    setup = results("probe")["datasets"]["gtzan_subset100"]
+    msd, mfcc = _probe_row("musicnn-msd", "penultimate"), _probe_row("mfcc", "mfcc-statistics")
+    rows.append([
+        f"GTZAN genre linear probe, musicnn-msd {msd['dim']}-d ({setup['n']} clips, grouped "
+        f"{setup['folds']}-fold)",
+        f"{f3(msd['probe_acc'])} ({ci_text(msd['probe_ci95'])})", "VGGish + linear ≈ 0.77",
+        "`bench/probe.py`",
+    ])  # fmt: skip
+    rows.append(["same, MFCC-statistics baseline",
+                 f"{f3(mfcc['probe_acc'])} ({ci_text(mfcc['probe_ci95'])})",
+                 "MFCC + SVM ≈ 0.53 (full GTZAN)", "`bench/probe.py`"])  # fmt: skip
+    rows.append([
+        f"GTZAN kNN P@{msd['k']}, musicnn-msd (same-artist-block excluded; ceiling "
+        f"{msd['knn_ceiling']:.2f})",
+        f3(msd["knn_p10"]), f"MFCC {f3(mfcc['knn_p10'])}", "`bench/probe.py`",
+    ])  # fmt: skip
+    hnsw = _search_row("faiss-hnsw", 1_000_000, 200)
+    qps_ok = "" if hnsw["qps"] >= 3000 else " (missed)"
+    rows.append([
+        "similar-track index, 1M × 200-d **synthetic** clustered vectors, HNSW, one core",
+        f"recall@10 {hnsw['recall_at_10']:.3f}, {num(hnsw['qps'])} q/s, p99 {hnsw['p99_ms']} ms, "
+        f"{num(hnsw['bytes_per_vector'])} B/vector",
+        f"target ≥ 0.99, ≥ 3,000 q/s{qps_ok}, < 1 ms, ≤ 1.2 KB", "`bench/search.py` (earlier run)",
+    ])  # fmt: skip
+    comp = _search_row("faiss-ivfpq+rerank", 1_000_000, 200)
+    rows.append(["compressed index (IVF-PQ + exact re-rank), 1M × 200-d **synthetic** vectors",
+                 f"recall@10 {comp['recall_at_10']:.3f} at {comp['bytes_per_vector']} B/vector "
+                 "in RAM", "target ≥ 0.95 at ≤ 300 B",
+                 "`bench/search.py` (earlier run)"])  # fmt: skip
+    web = {(r["what"], r.get("k")): r for r in results("web")["rows"]}
+    tracks = load("web")["conditions"]["tracks"]
+    rows.append([f"web app, {tracks // 1000}k synthetic tracks: map data (cached) / `similar` p99",
+                 f"{web[('page_data_warm', None)]['s_median'] * 1000:.0f} ms / "
+                 f"{web[('similar', 3)]['p99_ms']} ms", "< 2 s / < 50 ms",
+                 "`bench/web.py` (earlier run)"])  # fmt: skip
+    head, finetune = _train_row("musicnn-head"), _train_row("musicnn-finetune")
+    scratch = [r for r in results("train")["rows"] if r["kind"].startswith("supervised")
+               and not r["model"].startswith("musicnn")]  # fmt: skip
+    best = max(scratch, key=lambda r: r["heldout_acc"])
+    folds = head["run"]["folds"]
+    rows.append([
+        f"GTZAN genre, {head['run']['n']} clips, {folds}-fold cross-training: held-out accuracy "
+        "of `musicnn-finetune` / `musicnn-head`",
+        f"{f3(finetune['heldout_acc'])} / {f3(head['heldout_acc'])}",
+        f"on the same {folds} folds: musicnn-msd probe "
+        f"{f3(_train_row('musicnn-msd')['probe_acc'])}, MFCC "
+        f"{f3(_train_row('mfcc')['probe_acc'])}, best from-scratch model "
+        f"({best['model']}) {f3(best['heldout_acc'])}",
+        "`bench/train.py`",
+    ])  # fmt: skip
+    q = _recs_quality()
+    k = q["als"]["k"]
+    ranked = sorted((m for m in q if m != "popularity"), key=lambda m: -q[m][f"ndcg_at_{k}"])
+    rows.append([f"recommendations, Last.fm HetRec 2k, NDCG@{k} (random holdout)",
+                 ", ".join(f"{m} {f3(q[m][f'ndcg_at_{k}'])}" for m in ranked),
+                 f"popularity {f3(q['popularity'][f'ndcg_at_{k}'])}",
+                 "`bench/recs.py`"])  # fmt: skip
+    cs = _coldstart_mean()
+    k = results("coldstart")["k"]
+    n_seeds = len(results("coldstart")["seeds"])
+    rows.append([
+        f"cold start, HetRec artists held out entirely, tag content, recall@{k} "
+        f"(mean of {n_seeds} splits)",
+        f"content k-NN {f3(cs['content-knn'][f'recall_at_{k}'])}; ALS + ridge map (default) "
+        f"{f3(cs['als+ridge'][f'recall_at_{k}'])}; "
+        f"ALS + MLP map {f3(cs['als+mlp'][f'recall_at_{k}'])}",
+        f"random {f3(cs['random'][f'recall_at_{k}'])}", "`bench/coldstart.py`",
+    ])  # fmt: skip
+    big = results("recs")["lastfm360k_synthetic"]
+    threads = big["threads"]
+    scale = "" if big["scale"] == 1 else f" at {big['scale']:g} scale"
+    rows.append([
+        f"songscape `ALSRecommender` ({big['weighting']}, {big['factors']} factors), synthetic "
+        f"Last.fm-360K-shaped matrix{scale} ({big['nnz'] / 1e6:.1f}M plays)",
+        f"{big['s_per_iteration']:.1f} s / iteration ({threads} thread{'s' * (threads > 1)})",
+        f"implicit ≈ {big['anchor_s_per_iteration']} s (real Last.fm 360K, many-core CPU)",
+        "`bench/recs.py`",
+    ])  # fmt: skip
+    return table(["what", "songscape", "anchor", "script"], rows)
+
+
+# ---- docs/models.md -----------------------------------------------------------------------
+
+
+def models_probe() -> str:
+    rows = [r for r in results("probe")["rows"] if r["dataset"] == "gtzan_subset100"]
+    ceiling = max(r["knn_ceiling"] for r in rows)
+    out = []
+    for r in rows:
+        if r["model"] == "mfcc":
+            cells = ["MFCC statistics (baseline)", "mean+std of 20 MFCC + Δ"]
+        else:
+            cells = [r["model"], r["layer"]]
+        cells += [str(r["dim"]), f"{f3(r['probe_acc'])} {ci(r['probe_ci95'])}",
+                  f"{f3(r['knn_p10'])} {ci(r['knn_ci95'])}", f3(r["knn_p10_ungrouped"])]
+        if (r["model"], r["layer"]) == ("musicnn-msd", "penultimate"):  # the stored default
+            cells = [f"**{c}**" if i != 2 else c for i, c in enumerate(cells)]
+        out.append(cells)
+    header = ["model", "layer", "dim", "probe accuracy [95% CI]",
+              f"kNN P@10 [95% CI] (ceiling {ceiling:.2f})", "P@10 without grouping"]
+    return table(header, out) + "\n\n" + source("probe")
+
+
+def models_embed() -> str:
+    out = [[r["model"], f"{r['rtf_total_per_core']}x", f"{r['rtf_network_per_core']}x",
+            f"{r['rtf_decode']}x", f"{r['peak_rss_mb']:.0f} MB"] for r in results("embed")]
+    header = ["model", "total (decode + log-mel + network), real time per core (target ≥ 50x)",
+              "network only", "decode only", "peak RSS"]
+    return table(header, out) + "\n\n" + source("embed")
+
+
+# ---- docs/training.md ---------------------------------------------------------------------
+
+TRAIN_ORDER = ("musicnn-head", "musicnn-finetune", "musicnn-msd", "musicnn-mtt", "shortchunk-cnn",
+               "shortchunk-resnet", "harmonic-cnn", "crnn", "self-attention", "sample-cnn",
+               "moco", "tjae", "mfcc")  # fmt: skip
+
+
+def training_results() -> str:
+    rows = {r["model"]: r for r in results("train")["rows"]}
+    out, runs = [], {}
+    for name in [m for m in TRAIN_ORDER if m in rows] + [m for m in rows if m not in TRAIN_ORDER]:
+        r = rows[name]
+        if r["kind"].startswith("supervised"):
+            kind = "supervised genre, cross-trained"
+        elif r["kind"].startswith("self-supervised"):
+            kind = "self-supervised, all clips, no labels"
+        else:
+            kind = "baseline (no training)" if name == "mfcc" else "pretrained (no training)"
+        params = f"{r['parameters'] / 1000:.0f} k" if r.get("parameters") else "–"
+        held = f3(r["heldout_acc"]) if r.get("heldout_acc") is not None else "–"
+        epochs = "/".join(str(e) for e in r["epochs_run"]) if r.get("epochs_run") else "–"
+        train_s = f"{r['train_s']:.0f} s" if r.get("train_s") else "–"
+        out.append([f"`{name}`", kind, str(r["dim"]), params, held,
+                    f"{f3(r['probe_acc'])} {ci(r['probe_ci95'], 2, '–')}",
+                    f"{f3(r['knn_p10'])} {ci(r['knn_ci95'], 2, '–')}", epochs, train_s])
+        run = r["run"]
+        runs.setdefault((run["date"], run["hardware"], run.get("provenance", "")), []).append(name)
+    header = ["model", "kind", "dim", "params", "held-out acc", "probe acc [95 % CI]",
+              "kNN P@10 [95 % CI]", "epochs", "train time"]
+    notes = []
+    for (date, hardware, provenance), names in runs.items():
+        note = f"{', '.join(f'`{n}`' for n in names)}: run {date} on {hardware}"
+        notes.append(note + (f" ({provenance})" if provenance else ""))
+    return table(header, out) + "\n\n" + "Rows by run: " + "; ".join(notes) + ".\n\n" + \
+        source("train")  # fmt: skip
+
+
+# ---- docs/recommend.md --------------------------------------------------------------------
+
+RECS_LABELS = {
+    "popularity": "popularity",
+    "als": "ALS (bm25, 64 factors)",
+    "bpr": "BPR (implicit, uniform negatives)",
+    "bpr-pop": "bpr-pop (popularity^0.5 negatives)",
+    "item2vec": "item2vec (min_count 30)",
+    "hybrid": "hybrid (ALS + 0.75 item2vec; no audio here)",
+}
+
+
+def recommend_hetrec() -> str:
+    q = _recs_quality()
+    k = q["popularity"]["k"]
+    best = max(q, key=lambda m: q[m][f"ndcg_at_{k}"])
+    out = []
+    for name, r in q.items():
+        metrics = [f3(r[f"{m}_at_{k}"]) for m in ("precision", "recall", "ndcg", "map")]
+        if name == best:
+            metrics = [f"**{m}**" for m in metrics]
+        label = RECS_LABELS.get(name, name)
+        out.append([f"**{label}**" if name == best else label, *metrics, f3(r["coverage"]),
+                    f"{r['novelty']:.2f}", seconds(r["fit_s"])])
+    header = ["model", f"P@{k}", f"R@{k}", f"NDCG@{k}", f"MAP@{k}", "coverage", "novelty",
+              "fit s"]
+    first = next(iter(q.values()))
+    return (table(header, out) + f"\n\n{first['n_test_users']:,} test users, "
+            f"{first['protocol']} holdout, seed 0. " + source("recs"))
+
+
+COLDSTART_LABELS = {"random": "random", "content-knn": "content k-NN (tag profile)",
+                    "als+ridge": "ALS + ridge map (the default)", "als+mlp": "ALS + MLP map"}
+
+
+def recommend_coldstart() -> str:
+    cs = results("coldstart")
+    k, mean = cs["k"], _coldstart_mean()
+    best = max(mean, key=lambda m: mean[m][f"ndcg_at_{k}"])
+    als_s = cs["als_fit_s_mean"]
+    out = []
+    for name, r in mean.items():
+        cells = [f3(r[f"recall_at_{k}"]), f3(r[f"ndcg_at_{k}"])]
+        if name == best:
+            cells = [f"**{c}**" for c in cells]
+        fit = f"{seconds(r['fit_s'])} (+{seconds(als_s)} ALS)" if name.startswith("als") else "–"
+        out.append([COLDSTART_LABELS.get(name, name), *cells, fit])
+    header = ["ranking of held-out artists", f"recall@{k}", f"NDCG@{k}", "fit s"]
+    seeds = " / ".join(str(s) for s in cs["seeds"])
+    lines = [f"- {COLDSTART_LABELS.get(name, name)}: "
+             + " / ".join(f3(v) for v in r[f"ndcg_at_{k}_per_seed"]) + ";"
+             for name, r in mean.items() if name != "random"]  # fmt: skip
+    lines[-1] = lines[-1][:-1] + "."
+    return (table(header, out) + f"\n\nPer-split NDCG@{k} (seeds {seeds}):\n\n"
+            + "\n".join(lines) + "\n\n" + source("coldstart"))
+
+
+def recommend_speed() -> str:
+    r = results("recs")
+    big, small = r["lastfm360k_synthetic"], r["hetrec2k"]
+    t = big["threads"]
+    label = "synthetic, Last.fm 360K shape (Zipf 0.9)"
+    if big["scale"] != 1:
+        label += f", scale {big['scale']:g}"
+    out = [
+        [label, f"{big['users']:,} × {big['items']:,}", f"{big['nnz'] / 1e6:.1f} M",
+         f"{big['s_per_iteration']:.2f} ({t} thread{'s' * (t > 1)})",
+         f"~{big['anchor_s_per_iteration']} (implicit's benchmark, real Last.fm 360K, "
+         "many-core CPU)"],
+        ["HetRec 2k", f"{small['users']:,} × {small['items']:,}", f"{small['nnz']:,}",
+         f"{small['s_per_iteration']:.2f}", "–"],
+    ]  # fmt: skip
+    header = ["data", "users × items", "non-zeros",
+              f"songscape ALS ({big['weighting']}, {big['factors']} factors), s / iteration",
+              "anchor"]
+    fits = ", ".join(f"{m} {seconds(s)}" for m, s in small["model_fit_s"].items())
+    return (table(header, out) + f"\n\nSeconds per iteration = (fit − bm25 weighting) / "
+            f"{big['iterations']} iterations. Fit seconds of every recommender on all of HetRec "
+            f"(same run): {fits}.\n\n" + source("recs"))
+
+
+# ---- docs/descriptors.md ------------------------------------------------------------------
+
+
+def descriptors_gtzan() -> str:
+    g = results("descriptors")["gtzan_subset100"]
+
+    def prop(p: dict) -> str:
+        return f"{f3(p['value'])} ({p['k']}/{p['n']})"
+
+    def rng(interval: list[float]) -> str:
+        return f"{interval[0]:.3f}–{interval[1]:.3f}"
+
+    rows = [
+        ["beat F-measure", f3(g["beat_f"]["mean"]), rng(g["beat_f"]["ci95"]),
+         "madmom/Böck RNN-DBN on full GTZAN ≈ 0.86–0.89"],
+        ["beat CMLt", f3(g["beat_cmlt"]["mean"]), rng(g["beat_cmlt"]["ci95"]), ""],
+        ["beat AMLt", f3(g["beat_amlt"]["mean"]), rng(g["beat_amlt"]["ci95"]), ""],
+        ["tempo Accuracy1 (±4 %)", prop(g["tempo_acc1"]), rng(g["tempo_acc1"]["ci95"]),
+         "Böck 2015 / Schreiber 2018 ≈ 0.70–0.80"],
+        ["tempo Accuracy2 (+ ×2, ×3, ×½, ×⅓)", prop(g["tempo_acc2"]),
+         rng(g["tempo_acc2"]["ci95"]), "madmom / Schreiber ≈ 0.93–0.94"],
+        ["downbeat F-measure", f"{f3(g['downbeat_f']['mean'])} ({g['downbeat_f']['n']} clips "
+         "with downbeats)", rng(g["downbeat_f"]["ci95"]), "madmom DBN ≈ 0.6–0.7"],
+        ["meter (3/4) accuracy", f3(g["meter_acc"]["value"]), rng(g["meter_acc"]["ci95"]),
+         f"always-4 baseline {f3(g['meter_acc_always_4_baseline']['value'])}"],
+    ]  # fmt: skip
+    octave = g["tempo_octave_errors"]
+    genres = sorted(g["per_genre_beat_f"].items(), key=lambda kv: -kv[1])
+    text = (f"Octave errors: {octave['x2']} × 2, {octave['x1/2']} × ½, "
+            f"{octave['x3_or_x1/3']} × 3 or ⅓. Beat F by genre: "
+            + ", ".join(f"{name} {value:.2f}" for name, value in genres) + ".")
+    header = ["metric", "songscape", "95 % CI", "published anchor"]
+    return table(header, rows) + "\n\n" + text + "\n\n" + source("descriptors")
+
+
+def descriptors_fullclips() -> str:
+    rows = []
+    for c in results("descriptors")["beat_fullclips"]:
+        rows.append([c["name"], f"{c['tempo_est']:.1f}", f"{c['meter_est']} / {c['meter_ref']}",
+                     f3(c["f"]), f3(c["amlt"]), f3(c["downbeat_f"])])
+    header = ["clip", "tempo est.", "meter est./ref", "beat F", "AMLt", "downbeat F"]
+    return table(header, rows) + "\n\n" + source("descriptors")
+
+
+# ---- docs/search.md -----------------------------------------------------------------------
+
+
+def _index_label(r: dict) -> str:
+    p, default = r["params"], r.get("songscape_default")
+    if r["index"] == "faiss-flat":
+        return "faiss flat (exact)"
+    if r["index"] in ("faiss-hnsw", "hnswlib"):
+        ef = p.get("efSearch", p.get("ef"))
+        name = "faiss HNSW" if r["index"] == "faiss-hnsw" else "hnswlib"
+        return f"{name} M{p['M']} ef{ef}" + (" (default)" if default else "")
+    if r["index"] == "faiss-ivfpq+rerank":
+        extra = [f"PCA to {p['pca_dim']}-d, PQ{p['pq_bytes']}"] if p.get("pca_dim") else []
+        if "nprobe" in p:
+            extra.append(f"nprobe {p['nprobe']}")
+        if default:
+            extra.insert(0, "compressed default")
+        return "faiss IVF-PQ + exact re-rank (" + ", ".join(extra) + ")"
+    if r["index"] == "faiss-ivfpq+refine-sq8":
+        return "faiss IVF-PQ + SQ8 refine (all in RAM)"
+    if r["index"] == "songscape":
+        return "songscape `VectorIndex` (HNSW, incl. id mapping and version check)"
+    return r["index"]
+
+
+def search_index() -> str:
+    out = []
+    for r in results("search")["rows"]:
+        if "skipped" in r:
+            continue
+        n = f"{r['n'] // 1_000_000}M" if r["n"] >= 1_000_000 else f"{r['n'] // 1000}k"
+        qps = "–".join(num(q) for q in r["qps_range"]) if r.get("qps_range") else num(r["qps"])
+        bpv = num(r["bytes_per_vector"], 1 if r["bytes_per_vector"] % 1 else 0)
+        if r.get("disk_bytes_per_vector"):
+            bpv += f" (+{num(r['disk_bytes_per_vector'])} on disk, memory-mapped)"
+        cells = [_index_label(r), n, str(r["dim"]), f"{r['recall_at_10']:.3f}", qps,
+                 f"{r['p99_ms']:g}", bpv, seconds(r.get("build_s"))]
+        if r.get("songscape_default") and r["n"] == 1_000_000 and r["dim"] == 200:
+            cells = [f"**{c}**" if i in (0, 3, 4, 5, 6) else c for i, c in enumerate(cells)]
+        out.append(cells)
+    header = ["index", "n", "dim", "recall@10", "queries/s (1 thread)", "p99 ms",
+              "bytes/vector", "build s"]
+    return table(header, out) + "\n\n" + source("search")
+
+
+# ---- docs/library.md ----------------------------------------------------------------------
+
+INGEST_MODES = {
+    ("inline", 1): "one process, warm: decode + metadata + descriptors + `embed:musicnn-msd` + "
+    "`tag:musicnn-msd` + `tag:musicnn-mtt` (two network passes), torch on 1 thread",
+    ("pool", 1): "`ingest --workers 1` (fresh library, fingerprint + SQLite writes included)",
+    ("pool", 2): "`ingest --workers 2`",
+}
+
+
+def library_ingest() -> str:
+    out = []
+    for r in results("ingest")["rows"]:
+        mode = INGEST_MODES.get((r["mode"], r["workers"]), f"{r['mode']}, {r['workers']} workers")
+        rss = r.get("peak_rss_mb", r.get("peak_rss_mb_worker"))
+        rss_text = f"{rss / 1000:.2f} GB" + (" per process" if r["workers"] > 1 else "")
+        rtf = f"{r['realtime_factor']}x"
+        out.append([mode, f"{r['wall_s']} s", f"{r['files_per_s']:.2f}",
+                    f"**{rtf}**" if r["mode"] == "inline" else rtf,
+                    f"{r['realtime_factor_per_worker']}x", rss_text])
+    header = ["mode", "wall", "files/s", "audio s per wall s", "per worker", "peak RSS"]
+    return table(header, out) + "\n\n" + source("ingest")
+
+
+# ---- docs/web.md --------------------------------------------------------------------------
+
+
+def web() -> str:
+    rows = {(r["what"], r.get("k")): r for r in results("web")["rows"]}
+    page, warm = rows[("page_data_warm", None)], rows[("map_warm", None)]
+    cold, restart = rows[("map_cold", None)], rows[("map_restart", None)]
+    sim3, sim10 = rows[("similar", 3)], rows[("similar", 10)]
+    dist, py = rows[("distances", None)], rows[("similar_python", 3)]
+
+    def ms(s: float) -> str:
+        return f"{s * 1000:.0f} ms"
+
+    out = [
+        ["page data, warm (`/api/map` + `/api/stats`)",
+         f"{ms(page['s_median'])}" + (f" (max {ms(page['s_max'])})" if "s_max" in page else ""),
+         "< 2 s"],
+        ["`/api/map` warm (server's memory cache)", ms(warm["s_median"]), "< 2 s"],
+        ["`/api/map` after a server restart (cache file checked and loaded)",
+         f"{restart['s']:.2f} s", ""],
+        [f"`/api/map` cold: UMAP of {cold['n']:,} tracks + k-means, cache written (numba "
+         f"kernels {'already' if cold['numba_cache'] else 'not yet'} cached)",
+         f"{cold['s']:.1f} s (UMAP + k-means {cold['compute_s']:.1f} s)", "reported"],
+        ["`/api/tracks/{id}/similar?k=3`, random queries, p50 / p99",
+         f"{sim3['p50_ms']} ms / {sim3['p99_ms']} ms", "p99 < 50 ms"],
+        ["same, `k=10`", f"{sim10['p50_ms']} ms / {sim10['p99_ms']} ms", ""],
+        ["`/api/tracks/{id}/distances` (distance slider), p50 / p99",
+         f"{dist['p50_ms']} ms / {dist['p99_ms']} ms", ""],
+        ["`Library.similar(k=3)` in Python, no HTTP, p50 / p99",
+         f"{py['p50_ms']} ms / {py['p99_ms']} ms", ""],
+        [f"map JSON size, {cold['n']:,} points", f"{cold['bytes'] / 1e6:.1f} MB", ""],
+    ]  # fmt: skip
+    return table(["what", "measured", "target"], out) + "\n\n" + source("web")
+
+
+#: Every figure block: NAME -> renderer.
+TABLES: dict[str, Callable[[], str]] = {
+    "readme": readme,
+    "models-probe": models_probe,
+    "models-embed": models_embed,
+    "training-results": training_results,
+    "recommend-hetrec": recommend_hetrec,
+    "recommend-coldstart": recommend_coldstart,
+    "recommend-speed": recommend_speed,
+    "descriptors-gtzan": descriptors_gtzan,
+    "descriptors-fullclips": descriptors_fullclips,
+    "search-index": search_index,
+    "library-ingest": library_ingest,
+    "web": web,
+}
+
+
+# ---- rendering ----------------------------------------------------------------------------
+
+
+def render(text: str) -> str:
+    """``text`` with every figure block regenerated.
+
+    Raises
+    ------
+    KeyError
+        A block names no known table.
+    """
+
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in TABLES:
+            raise KeyError(f"unknown figure block {name!r}; known: {', '.join(TABLES)}")
+        return match["open"] + TABLES[name]().rstrip("\n") + "\n" + match["close"]
+
+    return MARKER.sub(replace, text)
+
+
+def blocks(text: str) -> list[str]:
+    """The names of the figure blocks in ``text``, in order."""
+    return [m["name"] for m in MARKER.finditer(text)]
+
+
+def stale() -> dict[Path, str]:
+    """``{file: unified diff}`` of every document whose blocks differ from the results."""
+    out = {}
+    for path in documents():
+        text = path.read_text()
+        fresh = render(text)
+        if fresh != text:
+            rel = path.relative_to(ROOT)
+            out[path] = "".join(difflib.unified_diff(
+                text.splitlines(keepends=True), fresh.splitlines(keepends=True),
+                f"{rel} (now)", f"{rel} (from bench/results)"))  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 with a diff when a block is stale")
+    args = parser.parse_args(argv)
+    diffs = stale()
+    if args.check:
+        for diff in diffs.values():
+            sys.stdout.write(diff)
+        return 1 if diffs else 0
+    for path in diffs:
+        path.write_text(render(path.read_text()))
+        print(f"updated {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
