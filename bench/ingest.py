@@ -119,7 +119,8 @@ def main() -> None:
     path = args.out or RESULTS_DIR / "ingest.json"
     kept = json.loads(path.read_text())["results"]["rows"] if path.is_file() else []
     when = machine()
-    fresh = [{**r, "run": {"date": when["date"], "loadavg_1min": when["loadavg_1min"]}} for r in rows]
+    run = {"date": when["date"], "loadavg_1min": when["loadavg_1min"]}
+    fresh = [{**r, "run": run} for r in rows]
     rows = [r for r in kept if r.get("models", True) != models] + fresh
     conditions = machine(torch_threads=1, files=len(files), limit=args.limit)
     print(json.dumps({"written": str(write_results(__file__, {"rows": rows}, conditions, path))}))
