@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.songscape-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup test demo lint bench figures clean
 
 setup: $(STAMP)
 
@@ -30,7 +30,14 @@ bench: setup
 	$(PY) bench/descriptors.py
 	$(PY) bench/embed.py
 	$(PY) bench/probe.py --plot docs/img
+	$(PY) bench/coldstart.py
+	$(PY) bench/recs.py
 	$(PY) bench/search.py --quick
+	$(PY) bench/figures.py
+
+# Re-render the figure tables of README.md and docs/ from bench/results/*.json.
+figures: setup
+	$(PY) bench/figures.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache src/*.egg-info

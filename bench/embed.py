@@ -13,10 +13,12 @@ peak memory is that model's alone) with ``OMP_NUM_THREADS=1`` and
 Real-time factors are audio seconds per wall second on that one core (higher is faster):
 ``rtf_decode`` (decoding alone), ``rtf_network_per_core`` (``model.run``: features and
 network), ``rtf_total_per_core`` (both) -- each the median over the repeats, with the
-range of the total. ``rtf_features_per_core`` times the log-mel front end alone
-(part of ``model.run``). ``peak_rss_mb`` is the child's ``ru_maxrss``; ``rss_before_model_mb``,
-``rss_after_load_mb`` and ``rss_after_warmup_mb`` are the same peak after the imports,
-after building the model and after the warm-up run. ``loadavg_1min`` records how
+range of the total. ``rtf_total_per_cpu_s`` divides by the process's CPU time instead of
+wall time: on a machine shared with other jobs it is the closer figure for one core of
+its own (the two agree on an idle machine). ``rtf_features_per_core`` times the log-mel
+front end alone (part of ``model.run``). ``peak_rss_mb`` is the child's ``ru_maxrss``;
+``rss_before_model_mb``, ``rss_after_load_mb`` and ``rss_after_warmup_mb`` are the same
+peak after the imports, after building the model and after the warm-up run. ``loadavg_1min`` records how
 busy the machine was (the figures are wall-clock).
 
 Files: the 8 music recordings of ``librosa_data`` (about 8.5 minutes).
@@ -87,10 +89,11 @@ def measure_one(model_name: str, files: list[Path], repeats: int) -> dict:
     model.run(y)  # warm-up
     rss_warm = _rss_mb()
 
-    decode_s, network_s, total_rtf = [], [], []
+    decode_s, network_s, total_rtf, cpu_rtf = [], [], [], []
     audio_s = 0.0
     for _ in range(repeats):
         audio_s, dec, net = 0.0, 0.0, 0.0
+        cpu0 = time.process_time()
         for path in files:
             t0 = time.perf_counter()
             y, _ = load_audio(path, sr=SAMPLE_RATE)
@@ -103,6 +106,7 @@ def measure_one(model_name: str, files: list[Path], repeats: int) -> dict:
         decode_s.append(dec)
         network_s.append(net)
         total_rtf.append(audio_s / (dec + net))
+        cpu_rtf.append(audio_s / (time.process_time() - cpu0))
     features_s = 0.0
     for path in files:
         y, _ = load_audio(path, sr=SAMPLE_RATE)
@@ -117,6 +121,7 @@ def measure_one(model_name: str, files: list[Path], repeats: int) -> dict:
         "repeats": repeats,
         "rtf_total_per_core": round(statistics.median(total_rtf), 1),
         "rtf_total_range": [round(min(total_rtf), 1), round(max(total_rtf), 1)],
+        "rtf_total_per_cpu_s": round(statistics.median(cpu_rtf), 1),
         "rtf_network_per_core": round(audio_s / statistics.median(network_s), 1),
         "rtf_decode": round(audio_s / statistics.median(decode_s), 1),
         "rtf_features_per_core": round(audio_s / features_s, 1),

@@ -483,8 +483,11 @@ def search_index() -> str:
         bpv = num(r["bytes_per_vector"], 1 if r["bytes_per_vector"] % 1 else 0)
         if r.get("disk_bytes_per_vector"):
             bpv += f" (+{num(r['disk_bytes_per_vector'])} on disk, memory-mapped)"
-        cells = [_index_label(r), n, str(r["dim"]), f"{r['recall_at_10']:.3f}", qps,
-                 f"{r['p99_ms']:g}", bpv, seconds(r.get("build_s"))]
+        p99 = r["p99_ms"]
+        p99_text = f"{p99:.2f}" if p99 < 2 else f"{p99:.1f}" if p99 < 10 else f"{p99:.0f}"
+        build = "" if r.get("build_s") is None else f"{r['build_s']:g}"
+        cells = [_index_label(r), n, str(r["dim"]), f"{r['recall_at_10']:.3f}", qps, p99_text,
+                 bpv, build]
         if r.get("songscape_default") and r["n"] == 1_000_000 and r["dim"] == 200:
             cells = [f"**{c}**" if i in (0, 3, 4, 5, 6) else c for i, c in enumerate(cells)]
         out.append(cells)

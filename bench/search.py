@@ -36,8 +36,12 @@ random pair ~0.01: low intrinsic dimension and uneven cluster sizes, as learnt e
 tend to have. It is an assumption, not a measurement of real music embeddings; run with
 ``--library`` for those.
 
+Result: ``bench/results/search.json`` (``--out``): the rows of every data set measured, each
+with its ``run`` (date, load); rows of data sets (data, n, dim) not measured in this run
+are kept from the file already there, so a ``--quick`` run replaces only the 100k rows.
+
 Usage: ``python bench/search.py [--quick] [--sizes N ...] [--dims D ...] [--queries Q]
-[--build-threads T] [--library DIR [--model NAME]] [--json-out PATH]``
+[--build-threads T] [--library DIR [--model NAME]] [--json-out PATH] [--out PATH]``
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
+
+from record import RESULTS_DIR, machine, write_results  # noqa: E402
 
 K = 10
 
@@ -410,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--library", help="also measure a library's real embeddings")
     ap.add_argument("--model", help="embedding model of --library (default: its default model)")
     ap.add_argument("--json-out", help="also write the lines to this file")
+    ap.add_argument("--out", type=Path, default=None, help="result JSON (merged, see above)")
     args = ap.parse_args(argv)
     sizes = [100_000] if args.quick else args.sizes
 
@@ -439,7 +446,24 @@ def main(argv: list[str] | None = None) -> int:
                 x = clustered(n + args.queries, dim, seed=n + dim)
                 run_dataset("clustered", x, args.queries, args, emit)
                 del x
+    save(lines, args)
     return 0
+
+
+def save(lines: list[dict], args) -> None:
+    """Merge this run's rows into the result file, data set by data set."""
+    when = machine(build_threads=args.build_threads, queries=args.queries)
+    run = {"date": when["date"], "loadavg_1min": when["loadavg_1min"],
+           "build_threads": args.build_threads}  # fmt: skip
+    fresh = [{**r, "run": run} for r in lines if "index" in r and "skipped" not in r]
+    measured = {(r["data"], r["n"], r["dim"]) for r in fresh}
+    path = args.out or RESULTS_DIR / "search.json"
+    kept = json.loads(path.read_text())["results"]["rows"] if path.is_file() else []
+    rows = fresh + [r for r in kept if (r["data"], r["n"], r["dim"]) not in measured]
+    rows.sort(key=lambda r: (-r["n"], r["dim"]))  # stable: the run's order within a data set
+    written = write_results(__file__, {"rows": rows}, when, path,
+                            provenance="each row's 'run' says when it was measured")
+    print(json.dumps({"written": str(written)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ time:
 Each measurement prints one JSON line. Targets (issue 4): the page's map data < 2 s
 (warm path; cold reported too), similar p99 < 50 ms.
 
-Usage: ``python bench/web.py [--tracks N] [--queries Q] [--method umap|tsne] [--keep DIR]``
+Result: ``bench/results/web.json`` (``--out``): the lines, with the run's conditions.
+
+Usage: ``python bench/web.py [--tracks N] [--queries Q] [--method umap|tsne] [--keep DIR]
+[--out PATH]``
 """
 
 from __future__ import annotations
@@ -42,11 +45,17 @@ from pathlib import Path
 
 import numpy as np
 
+from record import machine, write_results
+
 TARGET_MAP_S = 2.0
 TARGET_SIMILAR_P99_MS = 50.0
 
 
+ROWS: list[dict] = []
+
+
 def _emit(row: dict) -> None:
+    ROWS.append(row)
     print(json.dumps(row), flush=True)
 
 
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--method", choices=("umap", "tsne"), default="umap")
     ap.add_argument("--keep", metavar="DIR", help="build the library here and keep it")
+    ap.add_argument("--out", type=Path, default=None, help="result JSON")
     args = ap.parse_args(argv)
 
     import httpx
@@ -205,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                "source": r.json()["source"], "target_s": TARGET_MAP_S})  # fmt: skip
     if tmp is not None:
         tmp.cleanup()
+    conditions = machine(tracks=args.tracks, queries=args.queries, method=args.method)
+    print(json.dumps({"written": str(write_results(__file__, {"rows": ROWS}, conditions,
+                                                   args.out))}))  # fmt: skip
     return 0
 
 

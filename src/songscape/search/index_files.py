@@ -405,7 +405,11 @@ class IndexFolder:
                 if locked:
                     written = self._write(table, params, catalog_version, generation)
                 elif not self.path.is_dir() or not os.access(self.path, os.W_OK):
-                    self.writable = False  # read-only library: stay in memory
+                    log.info("%s is read-only: the %s index stays in memory", self.path, self.model)
+                    self.writable = False
+                else:
+                    log.info("%s is busy (another writer): the %s index is written later",
+                             self.path, self.model)  # fmt: skip
         except OSError as err:
             log.warning("cannot write the %s index (%s); keeping it in memory", self.model, err)
         if written is None:  # busy, or a newer state on disk: retry at a sync after 5 s
