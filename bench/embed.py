@@ -18,8 +18,8 @@ wall time: on a machine shared with other jobs it is the closer figure for one c
 its own (the two agree on an idle machine). ``rtf_features_per_core`` times the log-mel
 front end alone (part of ``model.run``). ``peak_rss_mb`` is the child's ``ru_maxrss``;
 ``rss_before_model_mb``, ``rss_after_load_mb`` and ``rss_after_warmup_mb`` are the same
-peak after the imports, after building the model and after the warm-up run. ``loadavg_1min`` records how
-busy the machine was (the figures are wall-clock).
+peak after the imports, after building the model and after the warm-up run.
+``loadavg_1min`` records how busy the machine was.
 
 Files: the 8 music recordings of ``librosa_data`` (about 8.5 minutes).
 
