@@ -65,8 +65,9 @@ def ci(interval: list[float], digits: int = 3, sep: str = ", ") -> str:
 
 
 def ci_text(interval: list[float]) -> str:
-    """``CI 0.72–0.87`` (two decimals), as the README quotes intervals."""
-    return f"CI {interval[0]:.2f}–{interval[1]:.2f}"
+    """``CI 0.72–0.87`` (two decimals, halves rounded up: 0.715 -> 0.72)."""
+    lo, hi = (round(v + 1e-9, 2) for v in interval)
+    return f"CI {lo:.2f}–{hi:.2f}"
 
 
 def num(x: float, digits: int = 0) -> str:
@@ -76,12 +77,14 @@ def num(x: float, digits: int = 0) -> str:
 def seconds(x: float | None) -> str:
     if x is None:
         return ""
+    if x < 0.01:
+        return f"{x:.3f}"
     return f"{x:.2f}" if x < 0.1 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    lines += ["|" + "|".join(f" {c} " if str(c) else " " for c in row) + "|" for row in rows]
     return "\n".join(lines)
 
 

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: File extensions treated as audio (lower case), by ingest and by dataset scans alike.
+#: Other files in a music folder (cover art, playlists, notes) are ignored; a file with
+#: one of these extensions that does not decode is reported as failed.
+AUDIO_EXTENSIONS = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 "
+    ".m4a .m4b .mp4 .aac .alac .wma .asf .wv .ape .mka .webm .ac3 .mpc".split()
+)
+
 #: A file is *truncated* when the audio actually present falls short of the length its
 #: header declares by more than BOTH of these. Codec priming/padding and header rounding
 #: (an MP3 frame is 26 ms, an AAC frame 23 ms) stay far below; a cut download does not.

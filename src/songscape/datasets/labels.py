@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from songscape.audio.info import AUDIO_EXTENSIONS
 from songscape.datasets.groups import assign_groups
 from songscape.errors import DatasetError
 
@@ -50,8 +51,6 @@ SPLIT_COLUMNS = ("split", "fault_filtered_split")
 GROUP_COLUMNS = ("group", "album", "recording", "artist")
 #: Columns never taken as one-hot tag columns.
 RESERVED_COLUMNS = {"path", *SPLIT_COLUMNS, *GROUP_COLUMNS}
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aiff",
-                    ".aif", ".wma", ".alac", ".au"}  # fmt: skip
 
 SINGLE_LABEL_TASKS = ("genre", "classification", "artist")
 MULTI_LABEL_TASKS = ("tags",)

@@ -8,13 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-#: File extensions treated as audio (lower case). Other files in a music folder
-#: (cover art, playlists, notes) are ignored; a file with one of these extensions
-#: that does not decode is reported as failed.
-AUDIO_EXTENSIONS = frozenset(
-    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .au .snd .caf .w64 .rf64 "
-    ".m4a .m4b .mp4 .aac .alac .wma .asf .wv .ape .mka .webm .ac3 .mpc".split()
-)
+from songscape.audio.info import AUDIO_EXTENSIONS
 
 HASH_CHUNK_BYTES = 1 << 20
 
