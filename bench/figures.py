@@ -159,7 +159,8 @@ def readme() -> str:
         f"`ingest --workers 2`, {pool2['files']} real files / {pool2['audio_s'] / 60:.0f} min, "
         "descriptors + embedding + MSD/MTT tags",
         f"{pool2['wall_s']} s ({pool2['realtime_factor']:.0f}x real time)",
-        f"decode + descriptors only: {before['wall_s']} s", "`bench/ingest.py` (earlier run)",
+        f"decode + metadata + descriptors only: {before['wall_s']} s",
+        "`bench/ingest.py` (earlier run)",
     ])  # fmt: skip
     acc2, acc1 = gtzan["tempo_acc2"], gtzan["tempo_acc1"]
     rows.append([f"tempo Accuracy2, GTZAN {acc2['n']} clips",
