@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from songscape.datasets import read_labels
-from songscape.evaluation.probes import multilabel_auc
 from tests.helpers import TINY, shared_data, tiny_csv
 
 torch = pytest.importorskip("torch")
@@ -18,31 +17,6 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(autouse=True)
 def _one_thread():
     torch.set_num_threads(1)
-
-
-# ---- evaluation ---------------------------------------------------------------------------
-
-
-def test_multilabel_auc_matches_hand_computation() -> None:
-    truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
-    scores = np.array([[0.9, 0.2, 0.5], [0.8, 0.7, 0.5], [0.3, 0.6, 0.5], [0.1, 0.1, 0.5]])
-    result = multilabel_auc(truth, scores)
-    # tag 0: positives 0.9, 0.3 vs negatives 0.8, 0.1 -> 3 of 4 pairs; AP (1 + 2/3) / 2
-    # tag 1: positives above all negatives -> 1 and 1; tag 2 has no positive: skipped
-    assert result["per_tag_roc_auc"] == [pytest.approx(0.75), pytest.approx(1.0), None]
-    assert result["per_tag_pr_auc"][0] == pytest.approx(5 / 6)
-    assert result["roc_auc"] == pytest.approx(0.875)
-    assert result["pr_auc"] == pytest.approx((5 / 6 + 1) / 2)
-    assert result["skipped"] == [2] and result["n_tags"] == 2
-    assert multilabel_auc([[1], [0]], [[0.5], [0.5]])["roc_auc"] == 0.5  # ties count half
-    with pytest.raises(ValueError, match="only 0 and 1"):
-        multilabel_auc([[2], [0]], [[0.1], [0.2]])
-    with pytest.raises(ValueError, match="differ in shape"):
-        multilabel_auc(truth, scores[:, :2])
-    with pytest.raises(ValueError, match="undefined"):
-        multilabel_auc([[0], [0]], [[0.1], [0.2]])
-    with pytest.raises(ValueError, match="NaN"):
-        multilabel_auc([[1], [0]], [[np.nan], [0.2]])
 
 
 # ---- training end to end ------------------------------------------------------------------
