@@ -33,6 +33,22 @@ def _private_models_dir(tmp_path_factory):
 
 
 @pytest.fixture
+def models_env(tmp_path: Path, monkeypatch):
+    """A private models dir and cache for one test; the registry re-scanned before and after."""
+    import torch
+
+    from songscape.models import trained
+
+    monkeypatch.setenv("SONGSCAPE_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("SONGSCAPE_CACHE", str(tmp_path / "cache"))
+    torch.set_num_threads(1)
+    trained.refresh()
+    yield tmp_path
+    monkeypatch.undo()
+    trained.refresh()
+
+
+@pytest.fixture
 def music_folder(tmp_path: Path) -> Path:
     """A private copy of 4 real clips (tests may move, edit and delete them)."""
     folder = tmp_path / "music"

@@ -9,6 +9,8 @@ training, recommendations and the scale-out backends come with the extras named 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from types import ModuleType
 
 from songscape.errors import MissingExtraError
@@ -42,3 +44,20 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         if err.name is not None and err.name.split(".")[0] != module.split(".")[0]:
             raise  # the module is there but one of its own dependencies is broken
         raise MissingExtraError(extra, module, feature) from err
+
+
+def is_installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it (so a check costs
+    nothing at start-up); a module blocked in ``sys.modules`` (set to None) counts as missing."""
+    top = module.split(".")[0]
+    if top in sys.modules:
+        return sys.modules[top] is not None
+    return importlib.util.find_spec(top) is not None
+
+
+def require_installed(extra: str, feature: str) -> None:
+    """Raise :class:`~songscape.errors.MissingExtraError` unless every module of ``extra``
+    (:data:`EXTRAS`) is installed; nothing is imported."""
+    for module in EXTRAS[extra]:
+        if not is_installed(module):
+            raise MissingExtraError(extra, module, feature)

@@ -20,21 +20,8 @@ def run_json(capsys, *argv: str):
     return code, (json.loads(captured.out) if code == 0 else captured.err)
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch):
-    from songscape.models import trained
-
-    monkeypatch.setenv("SONGSCAPE_MODELS", str(tmp_path / "models"))
-    monkeypatch.setenv("SONGSCAPE_CACHE", str(tmp_path / "cache"))
-    torch.set_num_threads(1)
-    trained.refresh()
-    yield tmp_path
-    monkeypatch.undo()
-    trained.refresh()
-
-
-def test_train_models_evaluate_and_ingest(env: Path, capsys) -> None:
-    labels = str(tiny_csv(env))
+def test_train_models_evaluate_and_ingest(models_env: Path, capsys) -> None:
+    labels = str(tiny_csv(models_env))
     code, result = run_json(
         capsys, "train", "--arch", "shortchunk-cnn", "--task", "genre", "--labels", labels,
         "--label-column", "genre", "--epochs", "1", "--chunks", "1", "--valid-chunks", "1",
@@ -47,7 +34,7 @@ def test_train_models_evaluate_and_ingest(env: Path, capsys) -> None:
     assert result["epochs_run"] == 1 and result["n_train"] + result["n_valid"] == 8
     assert Path(result["checkpoint"]).is_file()
 
-    code, models = run_json(capsys, "--library", str(env / "nolib"), "models", "--json")
+    code, models = run_json(capsys, "--library", str(models_env / "nolib"), "models", "--json")
     spec = next(m for m in models if m["name"] == "cli-sc")
     assert spec["embedding_dim"] == 16 and spec["n_tags"] == 2
 
@@ -62,19 +49,20 @@ def test_train_models_evaluate_and_ingest(env: Path, capsys) -> None:
             "folds", "train_overlap", "trained"} <= set(ev)  # fmt: skip
     assert ev["n"] == 8 and ev["dim"] == 16 and ev["train_overlap"] == 0.75
     assert "optimistic" in ev["warning"]
+    plot = models_env / "cm.png"
     code, mfcc = run_json(capsys, "evaluate", "--model", "mfcc", "--labels", labels,
-                          "--folds", "2", "--plot", str(env / "cm.png"), "--json")  # fmt: skip
+                          "--folds", "2", "--plot", str(plot), "--json")  # fmt: skip
     assert code == 0 and mfcc["dim"] == 80 and "train_overlap" not in mfcc
-    assert (env / "cm.png").stat().st_size > 1000
-    assert (env / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert mfcc["plot"] == str(env / "cm.png")
+    assert (models_env / "cm.png").stat().st_size > 1000
+    assert (models_env / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert mfcc["plot"] == str(models_env / "cm.png")
 
     # a library of 4 tagged copies: blues 0, 5 by artist A, classical 0, 5 by B (no genre)
     import mutagen
 
     rows = Path(labels).read_text().splitlines()[1:]
     clips = [Path(rows[i].split(",")[0]) for i in (0, 2, 4, 6)]
-    music = env / "music"
+    music = models_env / "music"
     music.mkdir()
     for i, clip in enumerate(clips):
         copy = music / clip.name
@@ -82,7 +70,7 @@ def test_train_models_evaluate_and_ingest(env: Path, capsys) -> None:
         tags = mutagen.File(copy, easy=True)
         tags["artist"], tags["album"] = f"Artist {'AB'[i // 2]}", f"Album {i}"
         tags.save()
-    lib = str(env / "lib")
+    lib = str(models_env / "lib")
     code, report = run_json(capsys, "--library", lib, "ingest", str(music), "--model", "cli-sc",
                             "--workers", "1", "--json")  # fmt: skip
     assert code == 0 and report["added"] == 4 and report["failed"] == 0
@@ -117,10 +105,10 @@ def test_train_models_evaluate_and_ingest(env: Path, capsys) -> None:
     code, err = run_json(capsys, "--library", lib, "train", "--arch", "shortchunk-cnn",
                          "--library-labels", "genre", "--name", "x", "--json")  # fmt: skip
     assert code == 2 and "fewer than 2 genre values" in err
-    code, err = run_json(capsys, "--library", str(env / "nolib"), "evaluate", "--model", "mfcc",
-                         "--library-labels", "artist")  # fmt: skip
+    code, err = run_json(capsys, "--library", str(models_env / "nolib"), "evaluate",
+                         "--model", "mfcc", "--library-labels", "artist")  # fmt: skip
     assert code == 1 and "no library" in err and "Traceback" not in err
-    assert not (env / "nolib").exists()
+    assert not (models_env / "nolib").exists()
 
 
 def tags_csv(folder: Path) -> Path:
@@ -141,13 +129,13 @@ def tags_csv(folder: Path) -> Path:
 TAGS = ["calm", "dance", "guitar", "loud", "sad", "strings"]
 
 
-def test_train_and_evaluate_multilabel_tags(env: Path, capsys) -> None:
+def test_train_and_evaluate_multilabel_tags(models_env: Path, capsys) -> None:
     import numpy as np
 
     from songscape.audio.decode import load_audio
     from songscape.models.registry import get_spec, load_model
 
-    labels = str(tags_csv(env))
+    labels = str(tags_csv(models_env))
     code, result = run_json(
         capsys, "train", "--arch", "shortchunk-cnn", "--task", "tags", "--labels", labels,
         "--epochs", "1", "--chunks", "1", "--valid-chunks", "1", "--batch-size", "4",
@@ -175,16 +163,16 @@ def test_train_and_evaluate_multilabel_tags(env: Path, capsys) -> None:
             assert 0.0 <= ev[key] <= 1.0, (model, key, ev[key])
     assert ev["train_overlap"] > 0 and ev["trained"]["task"] == "tags"
     code, err = run_json(capsys, "evaluate", "--model", "mfcc", "--labels", labels,
-                         "--task", "tags", "--plot", str(env / "t.png"))  # fmt: skip
-    assert code == 2 and "single-label" in err and not (env / "t.png").exists()
+                         "--task", "tags", "--plot", str(models_env / "t.png"))  # fmt: skip
+    assert code == 2 and "single-label" in err and not (models_env / "t.png").exists()
 
 
-def test_train_errors_exit_codes(env: Path, capsys) -> None:
-    labels = str(tiny_csv(env))
+def test_train_errors_exit_codes(models_env: Path, capsys) -> None:
+    labels = str(tiny_csv(models_env))
     base = ["train", "--labels", labels, "--name", "x", "--json"]
     code, err = run_json(capsys, *base, "--arch", "nope")
     assert code == 2 and "unknown architecture" in err
-    code, err = run_json(capsys, "train", "--arch", "crnn", "--labels", str(env / "no.csv"),
+    code, err = run_json(capsys, "train", "--arch", "crnn", "--labels", str(models_env / "no.csv"),
                          "--name", "x")  # fmt: skip
     assert code == 2 and "no such labels file" in err
     code, err = run_json(capsys, *base, "--arch", "crnn", "--label-column", "mood")

@@ -21,20 +21,6 @@ TINY_TJAE = {"channels": 8, "skip_channels": 8, "n_layers": 3, "embedding_dim": 
              "chunk_samples": 16384, "n_mels": 32}  # fmt: skip
 
 
-@pytest.fixture
-def models_env(tmp_path: Path, monkeypatch):
-    """A private models dir and cache; the registry re-scanned before and after."""
-    from songscape.models import trained
-
-    monkeypatch.setenv("SONGSCAPE_MODELS", str(tmp_path / "models"))
-    monkeypatch.setenv("SONGSCAPE_CACHE", str(tmp_path / "cache"))
-    torch.set_num_threads(1)
-    trained.refresh()
-    yield tmp_path
-    monkeypatch.undo()
-    trained.refresh()
-
-
 def _check_unlabelled_model(result, name: str, dim: int, epochs: int, clip: Path) -> None:
     from songscape.audio.decode import load_audio
     from songscape.models.registry import get_spec, list_models, load_model

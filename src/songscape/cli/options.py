@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from songscape.config import DEFAULT_MAX_DURATION_S
-from songscape.extras import EXTRAS, require
+from songscape.extras import require_installed
 
 if TYPE_CHECKING:
     from songscape.library.library import Library
@@ -78,7 +78,6 @@ def check_model(name: str) -> str:
 
 
 def require_extra(extra: str, feature: str) -> None:
-    """Import every module of ``extra`` (``songscape.extras.EXTRAS``) so a missing one stops
-    ``feature`` at once with ``MissingExtraError``, whose one line names the extra."""
-    for module in EXTRAS[extra]:
-        require(module, extra, feature)
+    """Stop ``feature`` at once with ``MissingExtraError`` (one line naming the extra) when a
+    module of ``extra`` (``songscape.extras.EXTRAS``) is not installed."""
+    require_installed(extra, feature)
