@@ -43,10 +43,18 @@ import numpy as np
 import soundfile as sf
 
 from record import machine, write_results
+from songscape.analysis import bar_pointer
 from songscape.analysis import key as key_mod
-from songscape.analysis.descriptors import compute_features, describe
+from songscape.analysis.descriptors import RhythmTracker, compute_features, describe
 from songscape.audio import synth
 from songscape.evaluation.intervals import bootstrap_interval, wilson_interval
+from songscape.models import beatnet
+from songscape.models.rhythm import (
+    DEFAULT_RHYTHM_BACKEND,
+    METERS,
+    RHYTHM_BACKENDS,
+    rhythm_tracker,
+)
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 OCTAVE_FACTORS = (2.0, 3.0, 1 / 2, 1 / 3)
@@ -89,11 +97,11 @@ def proportion(flags: list[bool]) -> dict:
 
 
 def evaluate_clip(path: Path, beats_file: Path, duration_s: float | None,
-                  timing: list[dict]) -> dict:
+                  timing: list[dict], tracker: RhythmTracker | None) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     y, sr = sf.read(path, dtype="float32")
     t1, c1 = time.perf_counter(), time.process_time()
-    d = describe(y, sr)
+    d = describe(y, sr, rhythm=tracker)
     t2, c2 = time.perf_counter(), time.process_time()
     dur = len(y) / sr
     timing.append({"file": path.name, "audio_s": round(dur, 2), "decode_s": round(t1 - t0, 4),
@@ -102,6 +110,7 @@ def evaluate_clip(path: Path, beats_file: Path, duration_s: float | None,
     ann = np.loadtxt(beats_file, ndmin=2)
     ann = ann[ann[:, 0] <= (duration_s if duration_s is not None else dur)]
     out = {"name": path.stem, "tempo_est": d.tempo_bpm, "meter_est": d.beats_per_bar,
+           "method": d.rhythm_method,
            **beat_scores(ann[:, 0], d.beat_times)}
     if ann.shape[1] > 1:  # second column = position in bar, 1 = downbeat
         ref_down = ann[ann[:, 1] == 1, 0]
@@ -111,7 +120,8 @@ def evaluate_clip(path: Path, beats_file: Path, duration_s: float | None,
     return out
 
 
-def eval_gtzan(root: Path, limit: int | None, timing: list[dict]) -> dict:
+def eval_gtzan(root: Path, limit: int | None, timing: list[dict],
+               tracker: RhythmTracker | None) -> dict:
     with (root / "labels.csv").open() as fh:
         rows = [r for r in csv.DictReader(fh) if r["fault_filtered_split"] != "excluded"]
     rows = rows[:limit] if limit else rows
@@ -119,7 +129,7 @@ def eval_gtzan(root: Path, limit: int | None, timing: list[dict]) -> dict:
     for r in rows:
         stem = Path(r["path"]).stem.replace(".", "_")
         c = evaluate_clip(root / r["path"], root / "beats" / f"gtzan_{stem}.beats",
-                          float(r["duration_s"]), timing)
+                          float(r["duration_s"]), timing, tracker)
         c["tempo_ref"] = float(np.loadtxt(root / "tempo" / f"gtzan_{stem}.bpm"))
         c["genre"] = r["genre"]
         clips.append(c)
@@ -133,6 +143,8 @@ def eval_gtzan(root: Path, limit: int | None, timing: list[dict]) -> dict:
     }
     return {
         "n_clips": len(clips),
+        "methods_used": {m: sum(c["method"] == m for c in clips)
+                         for m in sorted({str(c["method"]) for c in clips})},
         "beat_f": summarise([c["f"] for c in clips]),
         "beat_cmlt": summarise([c["cmlt"] for c in clips]),
         "beat_amlt": summarise([c["amlt"] for c in clips]),
@@ -150,22 +162,22 @@ def eval_gtzan(root: Path, limit: int | None, timing: list[dict]) -> dict:
     }
 
 
-def eval_fullclips(root: Path, timing: list[dict]) -> list[dict]:
+def eval_fullclips(root: Path, timing: list[dict], tracker: RhythmTracker | None) -> list[dict]:
     out = []
     with (root / "labels.csv").open() as fh:
         for r in csv.DictReader(fh):
-            c = evaluate_clip(root / r["path"], root / r["beats_file"], None, timing)
+            c = evaluate_clip(root / r["path"], root / r["beats_file"], None, timing, tracker)
             out.append({k: (round(v, 3) if isinstance(v, float) else v) for k, v in c.items()})
     return out
 
 
-def eval_synthetic_rhythm() -> dict:
+def eval_synthetic_rhythm(tracker: RhythmTracker | None) -> dict:
     tempi, meters = (70.0, 85.0, 100.0, 120.0, 140.0, 160.0, 180.0), (3, 4)
     rows = []
     for i, (bpm, meter) in enumerate(itertools.product(tempi, meters)):
         s = synth.demo_song(bpm, i % 12, ("major", "minor")[i % 2], meter, duration_s=20.0,
                             brightness=(i % 5) / 4, seed=100 + i)
-        d = describe(s.y, s.sr)
+        d = describe(s.y, s.sr, rhythm=tracker)
         a1 = d.tempo_bpm is not None and abs(d.tempo_bpm - bpm) <= 0.02 * bpm
         a2 = a1 or (d.tempo_bpm is not None and any(
             abs(d.tempo_bpm - bpm * k) <= 0.02 * bpm * k for k in OCTAVE_FACTORS))
@@ -226,52 +238,100 @@ def eval_keys_real(root: Path) -> list[dict]:
     return out
 
 
+def timing_summary(timing: list[dict]) -> dict:
+    audio = sum(t["audio_s"] for t in timing)
+    dec = sum(t["decode_s"] for t in timing)
+    des = sum(t["describe_s"] for t in timing)
+    cpu = sum(t["decode_cpu_s"] + t["describe_cpu_s"] for t in timing)
+    rtf = [t["audio_s"] / (t["decode_s"] + t["describe_s"]) for t in timing]
+    return {
+        "n_files": len(timing), "audio_s": round(audio, 1),
+        "decode_s": round(dec, 2), "describe_s": round(des, 2),
+        "realtime_factor_describe": round(audio / des, 1),
+        "realtime_factor_decode_plus_describe": round(audio / (dec + des), 1),
+        "realtime_factor_per_file_min": round(min(rtf), 1),
+        "realtime_factor_per_file_median": round(float(np.median(rtf)), 1),
+        "realtime_factor_decode_plus_describe_per_cpu_s": round(audio / cpu, 1),
+        "per_file": timing,
+    }  # fmt: skip
+
+
+def rhythm_stage_speed(root: Path, limit: int | None) -> dict:
+    """Real-time factors of the default tracker's parts alone: features, network, DBN."""
+    with (root / "labels.csv").open() as fh:
+        rows = [r for r in csv.DictReader(fh) if r["fault_filtered_split"] != "excluded"]
+    audio_s = features_s = network_s = decoder_s = 0.0
+    for r in rows[:limit] if limit else rows:
+        y, sr = sf.read(root / r["path"], dtype="float32")
+        t0 = time.perf_counter()
+        feats = beatnet.network_features(y, sr)
+        t1 = time.perf_counter()
+        act = beatnet.activations_from_features(feats)
+        t2 = time.perf_counter()
+        bar_pointer.decode_bar_pointer(act, beatnet.FRAME_RATE, meters=METERS)
+        t3 = time.perf_counter()
+        audio_s += len(y) / sr
+        features_s, network_s, decoder_s = (features_s + t1 - t0, network_s + t2 - t1,
+                                            decoder_s + t3 - t2)  # fmt: skip
+    return {"audio_s": round(audio_s, 1),
+            "features": round(audio_s / features_s, 1),
+            "network": round(audio_s / network_s, 1),
+            "decoder": round(audio_s / decoder_s, 1),
+            "network_with_features": round(audio_s / (features_s + network_s), 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json-out", type=Path, help="also write the JSON here")
     ap.add_argument("--limit", type=int, help="evaluate only the first N GTZAN clips")
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--rhythm", default=",".join(RHYTHM_BACKENDS),
+                    help="comma-separated rhythm backends to compare (default: all)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning, module="mir_eval")
 
-    describe(synth.demo_song(120.0, duration_s=5.0).y)  # JIT warm-up, excluded from timing
-    result: dict = {"data_dir": str(args.data_dir)}
-    timing: list[dict] = []
+    backends = [b for b in args.rhythm.split(",") if b]
+    if DEFAULT_RHYTHM_BACKEND not in backends:
+        ap.error(f"--rhythm must include the default backend {DEFAULT_RHYTHM_BACKEND!r}")
+    result: dict = {"data_dir": str(args.data_dir), "rhythm_default": DEFAULT_RHYTHM_BACKEND,
+                    "rhythm_backends": {}}  # fmt: skip
     t_start = time.perf_counter()
     gtzan = args.data_dir / "gtzan_subset100"
-    if gtzan.exists():
-        result["gtzan_subset100"] = eval_gtzan(gtzan, args.limit, timing)
-    else:
-        result["gtzan_subset100"] = f"skipped: {gtzan} not found"
     full = args.data_dir / "beat_fullclips"
-    result["beat_fullclips"] = eval_fullclips(full, timing) if full.exists() else "skipped"
-    result["synthetic_rhythm"] = eval_synthetic_rhythm()
+    default_timing: list[dict] = []
+    for backend in backends:
+        tracker = rhythm_tracker(backend)
+        describe(synth.demo_song(120.0, duration_s=5.0).y, rhythm=tracker)  # warm-up
+        timing: list[dict] = []
+        rows: dict = {
+            "gtzan_subset100": (eval_gtzan(gtzan, args.limit, timing, tracker)
+                                if gtzan.exists() else f"skipped: {gtzan} not found"),
+            "beat_fullclips": eval_fullclips(full, timing, tracker) if full.exists() else "skipped",
+            "synthetic_rhythm": eval_synthetic_rhythm(tracker),
+        }
+        if timing:
+            rows["timing"] = timing_summary(timing)
+        result["rhythm_backends"][backend] = rows
+        if backend == DEFAULT_RHYTHM_BACKEND:
+            default_timing = timing
+            result.update({k: v for k, v in rows.items() if k != "timing"})
+    if gtzan.exists():
+        result["rhythm_stages_realtime_factor"] = rhythm_stage_speed(gtzan, args.limit)
     result["key_synthetic"] = eval_keys_synthetic()
     lib = args.data_dir / "librosa_data"
     result["key_real"] = eval_keys_real(lib) if lib.exists() else "skipped"
-    if timing:
-        audio = sum(t["audio_s"] for t in timing)
-        dec = sum(t["decode_s"] for t in timing)
-        des = sum(t["describe_s"] for t in timing)
-        cpu = sum(t["decode_cpu_s"] + t["describe_cpu_s"] for t in timing)
-        rtf = [t["audio_s"] / (t["decode_s"] + t["describe_s"]) for t in timing]
-        result["timing"] = {
-            "n_files": len(timing), "audio_s": round(audio, 1),
-            "decode_s": round(dec, 2), "describe_s": round(des, 2),
-            "realtime_factor_describe": round(audio / des, 1),
-            "realtime_factor_decode_plus_describe": round(audio / (dec + des), 1),
-            "realtime_factor_per_file_min": round(min(rtf), 1),
-            "realtime_factor_per_file_median": round(float(np.median(rtf)), 1),
-            "realtime_factor_decode_plus_describe_per_cpu_s": round(audio / cpu, 1),
-            "per_file": timing,
-        }
+    if default_timing:
+        result["timing"] = timing_summary(default_timing)
     result["bench_wall_s"] = round(time.perf_counter() - t_start, 1)
     print(json.dumps(result, indent=1, default=float))
     conditions = machine(threads=1, omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                          limit=args.limit)  # fmt: skip
     # the per-file timings stay on stdout: the result file keeps the summaries (small)
-    saved = {**result, "timing": {k: v for k, v in result.get("timing", {}).items()
-                                  if k != "per_file"}}  # fmt: skip
+    saved = json.loads(json.dumps(result, default=float))
+    for timing in [saved.get("timing", {})] + [
+        b.get("timing", {}) for b in saved["rhythm_backends"].values()
+    ]:
+        timing.pop("per_file", None)
     write_results(__file__, saved, conditions, args.json_out)
     return 0
 

@@ -468,6 +468,48 @@ def descriptors_fullclips() -> str:
     return table(header, rows) + "\n\n" + source("descriptors")
 
 
+def highlights_jamendo() -> str:
+    """Highlights on jamendolyrics_subset10 (issue 18): fraction of the window in a chorus."""
+    r = results("highlights")["jamendolyrics"]
+    names = {"signal": "signal (default without the model)", "attention": "attention",
+             "fused": "fused (default with the model)", "start_0": "baseline: start at 0:00",
+             "start_30pct": "baseline: start at 30 % of the song",
+             "oracle": "best possible 30 s window"}  # fmt: skip
+    rows = []
+    for key, label in names.items():
+        m = r["methods"].get(key)
+        if m is None:
+            continue
+        rows.append([label, f3(m["mean_fraction_in_chorus"]),
+                     f"{m['songs_half_in_chorus']} of {m['n_songs']}",
+                     f"{m['songs_any_overlap']} of {m['n_songs']}"])  # fmt: skip
+    sp = r["speed"]
+    att = ("" if sp["rtf_highlight_attention"] is None
+           else f", attention highlight (network + scoring) {sp['rtf_highlight_attention']:.0f}×")
+    text = (f"Speed on these {len(r['songs'])} songs ({sp['audio_s'] / 60:.0f} min, one "
+            f"thread, shared machine): descriptors {sp['rtf_descriptors']:.0f}× real time, "
+            f"structure {sp['rtf_structure']:.0f}×, signal highlight "
+            f"{sp['rtf_highlight_signal']:.0f}×{att}.")  # fmt: skip
+    header = ["method", "mean fraction of the 30 s window in a chorus",
+              "songs with ≥ half in a chorus", "songs with any overlap"]  # fmt: skip
+    return table(header, rows) + "\n\n" + text + "\n\n" + source("highlights")
+
+
+def highlights_sections() -> str:
+    """Section boundary F-measure on synthetic forms and the Sargon cut (issue 18)."""
+    r = results("highlights")
+    rows = [[f"synthetic {s['form']} ({s['tempo_bpm']:.0f} BPM)", f3(s["f_0.5s"]), f3(s["f_3s"]),
+             f3(s["signal_fraction_in_chorus"]), s["labels"]] for s in r["synthetic"]["songs"]]
+    mean = r["synthetic"]["mean"]
+    rows.append(["synthetic, mean", f3(mean["f_0.5s"]), f3(mean["f_3s"]),
+                 f3(mean["signal_fraction_in_chorus"]), ""])
+    rows.append(["structure_sargon_cut (63 s)", f3(r["sargon"]["f_0.5s"]),
+                 f3(r["sargon"]["f_3s"]), "–", ""])  # fmt: skip
+    header = ["song", "boundary F (0.5 s)", "boundary F (3 s)",
+              "signal highlight in chorus", "labels found"]  # fmt: skip
+    return table(header, rows) + "\n\n" + source("highlights")
+
+
 # ---- docs/search.md -----------------------------------------------------------------------
 
 
@@ -577,6 +619,192 @@ def web() -> str:
     return table(["what", "measured", "target"], out) + "\n\n" + source("web")
 
 
+
+# ---- docs/scale.md (bench/scale.py) -------------------------------------------------------
+
+
+def _scale_rows(section: str) -> list[dict]:
+    return [r for r in results("scale") if r["section"] == section]
+
+
+def scale_vectors() -> str:
+    out = []
+    for r in _scale_rows("vectors"):
+        out.append([f"{r['engine']} {r['index']}", f"{r['n']:,} × {r['dim']}",
+                    seconds(r["build_s"]), f"{r['memory_mb']:.0f} MB", f3(r["recall_at_10"]),
+                    num(r["qps"]), f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
+                    f"{f3(r['filtered_recall_at_10'])} ({r['filter_fraction']:.0%} pass)",
+                    num(r["filtered_qps"])])  # fmt: skip
+    head = ["index", "vectors", "build", "memory", "recall@10", "queries/s",
+            "p50 / p99 ms", "filtered recall@10", "filtered queries/s"]  # fmt: skip
+    note = ("Memory: faiss, the serialised index; Milvus Lite (in process), what the process "
+            "gained while the collection was built, loaded and queried. One query per call, "
+            "one thread.")
+    return table(head, out) + "\n\n" + note + "\n\n" + source("scale")
+
+
+def scale_redis() -> str:
+    out = []
+    for r in _scale_rows("redis"):
+        out.append([f"{r['users']:,} × top-{r['k']}", seconds(r["write_s"]),
+                    f"{r['lists_per_s']:,}", f"{r['mb_per_s']:.1f} MB/s",
+                    f"{r['used_memory_mb']:.0f} MB ({r['bytes_per_list']:,} B/list)",
+                    f"{r['read_p50_ms']:.2f} / {r['read_p99_ms']:.2f}"])  # fmt: skip
+    head = ["lists", "write (pipelined, versioned, swap)", "lists/s", "payload",
+            "Redis memory", "read p50 / p99 ms (loopback)"]  # fmt: skip
+    return table(head, out) + "\n\n" + source("scale")
+
+
+def scale_ingest() -> str:
+    out = []
+    for r in _scale_rows("ingest"):
+        out.append([r["engine"], str(r["workers"]), str(r["files"]), seconds(r["seconds"]),
+                    f"{r['files_per_s']:.3f}", f"{r['realtime_factor']:.1f}",
+                    "" if r["ray_start_s"] is None else seconds(r["ray_start_s"])])  # fmt: skip
+    head = ["engine", "workers", "files", "wall", "files/s", "audio s per wall s",
+            "cluster start (not in wall)"]  # fmt: skip
+    return table(head, out) + "\n\n" + source("scale")
+
+
+def scale_capacity() -> str:
+    quiet = next(r for r in results("ingest")["rows"]
+                 if r.get("models") and r["mode"] == "pool" and r["workers"] == 1)  # fmt: skip
+    rows = {(r["engine"], r["workers"]): r for r in _scale_rows("ingest")}
+    ratio = rows[("ray", 2)]["realtime_factor"] / rows[("local", 2)]["realtime_factor"]
+    per_core = quiet["realtime_factor_per_worker"] * min(1.0, ratio)
+    tracks_per_core_day = per_core * 86400 / 240
+    out = [
+        ["full-pipeline audio seconds per wall second, one core (quiet machine)",
+         f"{quiet['realtime_factor_per_worker']:.1f}"],
+        ["Ray / local throughput, 2 workers, same files (this run)", f"{ratio:.2f}"],
+        ["4-minute tracks per core per day, on Ray", f"{tracks_per_core_day:,.0f}"],
+        ["cores for 1,000,000 tracks in 24 h", f"{1e6 / tracks_per_core_day:,.0f}"],
+        ["cores for 1,000,000 tracks in 24 h without the models (descriptors only)",
+         f"{1e6 * 240 / (_descriptor_rtf() * min(1.0, ratio) * 86400):,.0f}"],
+    ]  # fmt: skip
+    return table(["quantity", "value"], out) + "\n\n" + source("ingest", "scale")
+
+
+def _descriptor_rtf() -> float:
+    return next(r["realtime_factor"] for r in results("ingest")["rows"]
+                if not r.get("models") and r["mode"] == "inline")  # fmt: skip
+
+
+# ---- docs/search.md: recognising recordings (bench/identify.py) -------------------------
+
+
+def search_identify() -> str:
+    res = results("identify")
+    rows = {(r["clip_s"], r["library"], r["in_library"]): r for r in res["identification"]}
+    out = []
+    for length in sorted({r["clip_s"] for r in res["identification"]}):
+        for lib in ("210", "10k"):
+            r, o = rows[(length, lib, True)], rows[(length, lib, False)]
+            lo, hi = r["top1_ci95"]
+            out.append([f"{length:g} s", "210 real" if lib == "210" else "10,000 (9,790 synthetic)",
+                        f"{r['top1']:.3f} ({lo:.2f}–{hi:.2f}), n = {r['n']}",
+                        f"{r['top1_offset_within_0_5s']:.3f}",
+                        f"{r['offset_error_s_median']:.3f} / {r['offset_error_s_p95']:.3f}",
+                        f"{r['not_identified']} / {r['wrong']}",
+                        f"{o['false_identifications']} of {o['n']}",
+                        f"{r['ber_correct_median']:.3f} / {r['ber_correct_max']:.3f}",
+                        f"{r['ms_p50']:.0f} / {r['ms_p95']:.0f} / {r['ms_max']:.0f}"])  # fmt: skip
+    head = ["clip", "library (tracks)", "top-1 identified (95 % CI)", "and offset ≤ 0.5 s",
+            "offset error s (median / p95)", "missed / wrong", "false IDs, music not in library",
+            "BER right answers (median / max)", "ms per answer p50 / p95 / max"]  # fmt: skip
+    big, lib, cost = res["library_10k"], res["library"], res["stage_cost"]
+    facts = [
+        ["library: tracks / audio / Chromaprint words",
+         f"{lib['tracks']} / {lib['audio_min']:.0f} min / {lib['words']:,}"],
+        ["10,000-track index: words / build / memory",
+         f"{big['words']:,} / {big['build_s']:.1f} s / {big['index_mb']:.0f} MB"],
+        ["fingerprint stage per track (of ingest's stages, same run)",
+         f"{cost['fingerprint_per_track_s']:.2f} s of {cost['total_per_track_s']:.1f} s "
+         f"= {100 * cost['fingerprint_share']:.1f} % ({cost['fingerprint_ms_per_audio_s']:.1f} ms "
+         f"per audio second, {cost['tracks']} songs)"],
+    ]  # fmt: skip
+    text = table(head, out) + "\n\n" + table(["quantity", "value"], facts)
+    dup = res.get("duplicates")
+    if dup:
+        dup_rows = [
+            ["files / recordings with copies / true same-recording pairs",
+             f"{dup['files']} / {dup['recordings_with_copies']} / {dup['true_pairs']}"],
+            ["pairwise precision / recall",
+             f"{dup['pair_precision']:.3f} / {dup['pair_recall']:.3f}"],
+            ["different songs merged (false pairs)", str(dup["false_merged_pairs"])],
+            ["groups found / exactly right", f"{dup['groups_found']} / {dup['groups_exact']}"],
+            ["best copy is the FLAC", f"{dup['best_is_flac']} of {dup['groups_found']}"],
+            ["radio edits: reported related / merged",
+             f"{dup['edits_related']} / {dup['edits_merged']} of {dup['edits']}"],
+            ["ingest (no neural models) / linking",
+             f"{dup['ingest_s']:.0f} s / {dup['link_s']:.1f} s"],
+        ]  # fmt: skip
+        text += "\n\n" + table(["duplicates folder", "value"], dup_rows)
+    return text + "\n\n" + source("identify")
+
+
+def sing_pitch() -> str:
+    """Pitch trackers on synthetic singing and on mir1k_half's voices (issue 14)."""
+    if not (RESULTS_DIR / "sing.json").is_file():
+        return "Not measured yet: run `python bench/sing.py`."
+    r = results("sing")
+    syn = r.get("synthetic_pitch", {}).get("summary", {})
+    mir = r.get("mir1k_pitch", {}).get("summary", {})
+    rows = []
+    for tracker in sorted(set(syn) | set(mir)):
+        s, m = syn.get(tracker), mir.get(tracker)
+        rows.append([
+            f"`{tracker}`",
+            f3(s["raw_pitch_accuracy"]) + f" (n = {s['n']})" if s else "not run",
+            f"{s['max_range_error_semitones']:.2f}" if s else "",
+            f3(m["raw_pitch_accuracy"]) + f" (n = {m['n_clips']})" if m else "not run",
+            f"{m['tessitura_abs_error']:.2f}" if m else "",
+            f"{m['realtime_factor']:.1f}×" if m else "",
+        ])  # fmt: skip
+    header = ["tracker", "synthetic singing: raw pitch accuracy (50 cents)",
+              "synthetic: worst range-end error (semitones)",
+              "mir1k_half voices: raw pitch accuracy", "mir1k: mean tessitura error (semitones)",
+              "speed (real time, one thread, shared machine)"]  # fmt: skip
+    return table(header, rows) + "\n\n" + source("sing")
+
+
+def sing_retrieval() -> str:
+    """Singer retrieval on mir1k_half, metamorphic checks and speed (issue 14)."""
+    if not (RESULTS_DIR / "sing.json").is_file():
+        return "Not measured yet: run `python bench/sing.py`."
+    r = results("sing")
+    parts = []
+    ret = r.get("singer_retrieval")
+    if ret:
+        rows = [[f"`{name}`", f3(v["top1"]), f3(v["top3"])] for name, v in ret["summary"].items()]
+        parts.append(table(["embedding", "top-1", "top-3"], rows) + (
+            f"\n\n{ret['n_queries']} isolated-voice queries against {ret['n_catalog']} "
+            f"mixtures of {ret['n_singers']} singers (chance: top-1 {ret['chance_top1']:.2f}).")
+        )  # fmt: skip
+    meta = r.get("metamorphic", {}).get("summary")
+    if meta:
+        cos = ", ".join(f"{k} {v:.3f}" for k, v in meta["stretch_min_cosine"].items())
+        parts.append(f"Metamorphic checks (Jamendo sung lines, k = ±2, ±4 semitones): range and "
+                     f"tessitura move by k ± 0.5 in {meta['range_moves_by_k']} cases (worst "
+                     f"tessitura error {meta['max_tessitura_shift_error']:.2f} semitones); the "
+                     f"suggested transposition moves by −k in "
+                     f"{meta['transposition_moves_by_minus_k']}; time stretch 0.9/1.1, lowest "
+                     f"timbre cosine: {cos}.")  # fmt: skip
+    sp = r.get("speed")
+    if sp:
+        text = (f"Speed: a {sp['recording_s']:.0f} s recording against "
+                f"{sp['library_size']:,} tracks: voice analysis {sp['voice_analysis_s']:.2f} s"
+                f" + matching {sp['matching_s']:.3f} s = {sp['total_s']:.2f} s wall clock")
+        if "total_cpu_s" in sp:
+            text += (f"; CPU time {sp['voice_analysis_cpu_s']:.2f} s + "
+                     f"{sp['matching_cpu_s']:.3f} s = {sp['total_cpu_s']:.2f} s")
+        parts.append(text + f" (target {sp['target_s']:.0f} s).")  # fmt: skip
+    if ret:
+        parts.append(f"The `vocals` stage runs at {ret['vocals_stage_realtime_factor']:.1f}× "
+                     "real time (one thread; mir1k clips).")
+    return "\n\n".join(parts) + "\n\n" + source("sing")
+
+
 #: Every figure block: NAME -> renderer.
 TABLES: dict[str, Callable[[], str]] = {
     "readme": readme,
@@ -588,9 +816,18 @@ TABLES: dict[str, Callable[[], str]] = {
     "recommend-speed": recommend_speed,
     "descriptors-gtzan": descriptors_gtzan,
     "descriptors-fullclips": descriptors_fullclips,
+    "highlights-jamendo": highlights_jamendo,
+    "highlights-sections": highlights_sections,
     "search-index": search_index,
+    "search-identify": search_identify,
     "library-ingest": library_ingest,
     "web": web,
+    "scale-vectors": scale_vectors,
+    "scale-redis": scale_redis,
+    "scale-ingest": scale_ingest,
+    "scale-capacity": scale_capacity,
+    "sing-pitch": sing_pitch,  # issue 14
+    "sing-retrieval": sing_retrieval,  # issue 14
 }
 
 

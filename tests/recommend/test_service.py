@@ -20,6 +20,7 @@ from songscape.cli import RECOMMEND_MODELS, main
 from songscape.errors import CatalogBusyError, MissingExtraError
 from songscape.recommend import fitting, service
 from songscape.recommend.recommenders import MODELS
+from songscape.recommend.redis_lists import RedisLists
 from songscape.synthetic.listening import (
     N_PLAYED,
     blocks,
@@ -237,6 +238,11 @@ def redis_url():
         proc.wait(timeout=10)
 
 
+def listening_users(root) -> list[str]:
+    with LibraryStore(root) as store:
+        return [r["id"] for r in listening.user_summaries(store.conn) if r["events"]]
+
+
 def test_precompute_redis_round_trip(lib, capsys, redis_url):
     import redis
 
@@ -244,9 +250,10 @@ def test_precompute_redis_round_trip(lib, capsys, redis_url):
     code, report = run_json(capsys, "--library", str(root), "recommend", "--precompute",
                             "--k", "7", "--redis", redis_url, "--json")  # fmt: skip
     assert code == 0 and report["target"] == redis_url
-    keys = redis.Redis.from_url(redis_url).keys("songscape:recs:als:*")
-    assert len(keys) == report["users"]
-    user = keys[0].decode().rsplit(":", 1)[1]
+    lists = RedisLists(redis.Redis.from_url(redis_url), "recs", "als")
+    assert lists.current() == report["version"]
+    assert int(lists.meta()["count"]) == report["users"]
+    user = sorted(listening_users(root))[0]
     code, out = run_json(capsys, "--library", str(root), "recommend", "--user", user, "--k", "7",
                          "--redis", redis_url, "--json")  # fmt: skip
     assert out["source"] == "redis" and len(out["results"]) == 7

@@ -211,7 +211,7 @@ def test_audio_ranges(client, audio_track, header, first, last):
 
 
 @pytest.mark.parametrize(
-    "header", ["bytes=999999999-", "bytes=abc", "bytes=5-2", "items=0-1", "bytes=-0", "bytes=-"]
+    "header", ["bytes=999999999-", "bytes=abc", "bytes=5-2", "bytes=-0", "bytes=-"]
 )
 def test_audio_bad_ranges_are_416(client, audio_track, header):
     track_id, data = audio_track

@@ -277,9 +277,10 @@ def test_the_map_page_in_a_browser(server, browser):
     assert page.evaluate("document.body.dataset.points") == str(n)
     assert _visible_points(page) == n
     assert "UMAP" in page.inner_text("#map-status")
-    assert page.locator("#colour-by option").count() == 7
+    offered = page.evaluate("window.songscape.state.map.colour_fields.map(f => f.name)")
+    assert page.eval_on_selector_all("#colour-by option", "els => els.map(e => e.value)") == offered
 
-    # Click a point: the info panel, the player and the 3 nearest songs follow.
+    # Click a point: the info panel, the player and the 5 nearest songs follow.
     index = _click_a_point(page)
     step("point clicked")
     state = page.evaluate(
@@ -287,7 +288,10 @@ def test_the_map_page_in_a_browser(server, browser):
         " title: window.songscape.state.map.fields.title[i]})",
         index,
     )
-    page.wait_for_function("document.querySelectorAll('#neighbours li[data-id]').length === 3")
+    page.wait_for_function(
+        "(id) => document.getElementById('neighbours').dataset.for === id", arg=state["id"]
+    )
+    assert page.locator("#neighbours li[data-id]").count() == 5
     assert page.inner_text("#info-title") == state["title"]
     info = page.inner_text("#info-panel")
     for label in ("Album", "Tempo", "Key", "Loudness", "Top tags"):
@@ -306,11 +310,11 @@ def test_the_map_page_in_a_browser(server, browser):
     )
     assert status == 206
     neighbours = page.eval_on_selector_all("#neighbours li", "els => els.map(e => e.dataset.id)")
-    assert state["id"] not in neighbours and len(set(neighbours)) == 3
+    assert state["id"] not in neighbours and len(set(neighbours)) == 5
     page.wait_for_function(
-        "document.getElementById('map').data.some(t => t.name === 'nearest 3')"
+        "document.getElementById('map').data.some(t => t.name === 'nearest')"
     )
-    marked = _overlay(page, "nearest 3")
+    marked = _overlay(page, "nearest")
     ids = page.evaluate("window.songscape.state.map.ids")
     assert sorted(ids[i] for i in marked) == sorted(neighbours)
     assert _overlay(page, "selected") == [index]
@@ -320,36 +324,27 @@ def test_the_map_page_in_a_browser(server, browser):
     assert page.get_attribute("#player", "src") == f"/api/tracks/{neighbours[1]}/audio"
     assert "Playing" in page.inner_text("#now-playing")
 
-    # Distance slider: keyboard Home = distance 0 keeps only the selection; at the third
-    # neighbour's distance, the selection and its 3 nearest songs.
+    # "N nearest songs": keyboard Home = 1 keeps the selection and its nearest song; at 3,
+    # the selection and its 3 nearest songs (the first 3 of the list).
     page.wait_for_function("!document.getElementById('distance').disabled")
     page.focus("#distance")
     page.keyboard.press("Home")
     page.wait_for_timeout(300)
-    assert _visible_points(page) == 1
-    d3 = page.evaluate(
-        """(ids) => { const s = window.songscape.state;
-             return Math.max(...ids.map(id => s.distance[s.index.get(id)])); }""",
-        neighbours,
-    )
-    threshold = page.evaluate(
-        """(v) => { const el = document.getElementById('distance');
-             el.value = String(Math.ceil(v * 1000) / 1000);
-             el.dispatchEvent(new Event('input')); return Number(el.value); }""",
-        d3,
+    assert _visible_points(page) == 2
+    assert "1 nearest song" in page.inner_text("#distance-value")
+    page.evaluate(
+        """() => { const el = document.getElementById('distance'); el.value = '3';
+             el.dispatchEvent(new Event('input')); }"""
     )
     page.wait_for_timeout(300)
-    within = page.evaluate(
-        "(t) => Array.from(window.songscape.state.distance).filter(d => d <= t).length", threshold
-    )
-    assert within >= 4 and _visible_points(page) == within  # the selection + its 3 nearest
+    assert _visible_points(page) == 4
     visible_ids = page.evaluate(
         """() => document.getElementById('map').data
              .filter(t => !String(t.meta || '').startsWith('__'))
              .flatMap(t => t.customdata.map(i => window.songscape.state.map.ids[i]))"""
     )
-    assert set(neighbours) <= set(visible_ids)
-    assert f"{within} songs" in page.inner_text("#distance-value")
+    assert set(neighbours[:3]) <= set(visible_ids)
+    assert "3 nearest songs" in page.inner_text("#distance-value")
     page.click("#reset")
     page.wait_for_timeout(300)
     assert _visible_points(page) == n
@@ -399,7 +394,7 @@ def test_the_map_page_on_a_phone(server, browser):
     page.press("#search-input", "Enter")
     page.wait_for_selector("#search-results li[data-id]")
     page.click("#search-results li:first-child button.pick")
-    page.wait_for_function("document.querySelectorAll('#neighbours li[data-id]').length === 3")
+    page.wait_for_function("document.getElementById('neighbours').dataset.for")
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=True)
     assert errors == []

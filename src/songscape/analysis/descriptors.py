@@ -9,13 +9,15 @@ expensive representation is computed once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import librosa
 import numpy as np
 
 from songscape.analysis import key as key_mod
-from songscape.analysis import loudness, rhythm, spectral
+from songscape.analysis import loudness, spectral
+from songscape.analysis import rhythm as rhythm_mod
 
 #: Sample rate (Hz) the descriptors are computed at.
 ANALYSIS_SAMPLE_RATE = 22050
@@ -45,6 +47,7 @@ class Descriptors:
     energy_rate_hz: float = 2.0
     spectral_centroid_hz: float | None = None  # mean over frames, Hz
     onset_rate_hz: float | None = None  # detected onsets per second
+    rhythm_method: str | None = None  # which tracker made the beats (RHYTHM_METHODS)
 
     def to_json(self) -> dict:
         """A JSON-serialisable dict (arrays become lists of floats rounded to ms/0.01 dB)."""
@@ -68,7 +71,7 @@ class Descriptors:
 #: ~100 Hz, short enough in time for onsets.
 N_FFT = 2048
 #: Hop, samples (23.2 ms at 22050 Hz).
-HOP_LENGTH = rhythm.HOP_LENGTH
+HOP_LENGTH = rhythm_mod.HOP_LENGTH
 #: Mel bands of the onset envelope.
 N_MELS = 128
 
@@ -97,14 +100,35 @@ def compute_features(y: np.ndarray, sr: int = ANALYSIS_SAMPLE_RATE) -> Features:
     power = S**2
     mel = librosa.feature.melspectrogram(S=power, sr=sr, n_fft=N_FFT, n_mels=N_MELS)
     mel_db = librosa.power_to_db(mel)
-    onset_env = rhythm.onset_envelope(mel_db, sr, HOP_LENGTH)
+    onset_env = rhythm_mod.onset_envelope(mel_db, sr, HOP_LENGTH)
     mel_hz = librosa.mel_frequencies(n_mels=N_MELS + 2, fmax=sr / 2.0)[1:-1]
-    low_env = rhythm.onset_envelope(mel_db[mel_hz < rhythm.LOW_BAND_MAX_HZ], sr, HOP_LENGTH)
+    low_env = rhythm_mod.onset_envelope(mel_db[mel_hz < rhythm_mod.LOW_BAND_MAX_HZ], sr, HOP_LENGTH)
     # tuning=0: skip librosa's pitch-tracking tuning estimate (a third of the total run
     # time); the 12-bin chroma filters are a semitone wide, so a quarter-tone detuning
     # is the worst case and is rare on commercial recordings.
     chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=N_FFT, tuning=0.0)
     return Features(S=S, onset_env=onset_env, low_env=low_env, chroma=chroma)
+
+
+#: Beat trackers: the neural network + bar-pointer DBN (default), madmom's own (opt-in)
+#: and the onset-envelope dynamic programme of :mod:`songscape.analysis.rhythm`.
+RHYTHM_METHODS = ("beatnet-dbn", "madmom-dbn", "onset-dp")
+
+
+@dataclass(frozen=True)
+class RhythmEstimate:
+    """What a beat tracker returns: tempo (BPM), beat and downbeat times (s), meter."""
+
+    tempo_bpm: float | None
+    beat_times: np.ndarray
+    downbeat_times: np.ndarray
+    beats_per_bar: int | None
+    method: str
+
+
+#: A beat tracker given to :func:`describe`: mono audio and its rate (Hz) in, an
+#: estimate out, or None when it cannot handle the clip (the onset tracker then runs).
+RhythmTracker = Callable[[np.ndarray, int], "RhythmEstimate | None"]
 
 
 def _frames_to_times(frames: np.ndarray, sr: int) -> np.ndarray:
@@ -130,6 +154,7 @@ def describe(
     y_channels: np.ndarray | None = None,
     *,
     energy_rate_hz: float = 2.0,
+    rhythm: RhythmTracker | None = None,
 ) -> Descriptors:
     """Compute all descriptors of one track.
 
@@ -145,6 +170,9 @@ def describe(
         loudness so stereo is measured per BS.1770 rather than on the mono downmix.
     energy_rate_hz : float
         Sampling rate of the energy curve, Hz.
+    rhythm : callable, optional
+        A beat tracker (``songscape.models.rhythm.rhythm_tracker`` gives the neural
+        ones). Without one, or when it returns None, the onset-envelope tracker runs.
 
     Returns
     -------
@@ -164,10 +192,9 @@ def describe(
     f = compute_features(y, sr)
 
     # --- rhythm -------------------------------------------------------------------------
-    tempo_bpm, beat_frames = rhythm.estimate_beats(f.onset_env, sr, HOP_LENGTH)
-    downbeat_frames, beats_per_bar = rhythm.estimate_downbeats(
-        beat_frames, f.onset_env, f.low_env, f.chroma
-    )
+    estimate = rhythm(y, sr) if rhythm is not None else None
+    if estimate is None:
+        estimate = onset_rhythm(f, sr)
 
     # --- key ---------------------------------------------------------------------------
     # Unweighted mean chroma: near-silent frames normalise to a flat chroma, which adds a
@@ -177,10 +204,10 @@ def describe(
     return Descriptors(
         duration_s=duration_s,
         sample_rate=sr,
-        tempo_bpm=tempo_bpm,
-        beat_times=_frames_to_times(beat_frames, sr),
-        downbeat_times=_frames_to_times(downbeat_frames, sr),
-        beats_per_bar=beats_per_bar,
+        tempo_bpm=estimate.tempo_bpm,
+        beat_times=np.asarray(estimate.beat_times, dtype=float),
+        downbeat_times=np.asarray(estimate.downbeat_times, dtype=float),
+        beats_per_bar=estimate.beats_per_bar,
         key=key,
         key_confidence=key_conf,
         loudness_lufs=loudness.integrated_loudness(
@@ -189,5 +216,18 @@ def describe(
         energy_curve=loudness.energy_curve(y, sr, rate_hz=energy_rate_hz),
         energy_rate_hz=energy_rate_hz,
         spectral_centroid_hz=spectral.mean_spectral_centroid(f.S, sr, N_FFT),
-        onset_rate_hz=rhythm.onset_rate(f.onset_env, sr, HOP_LENGTH, duration_s),
+        onset_rate_hz=rhythm_mod.onset_rate(f.onset_env, sr, HOP_LENGTH, duration_s),
+        rhythm_method=estimate.method,
     )
+
+
+def onset_rhythm(f: Features, sr: int) -> RhythmEstimate:
+    """The onset-envelope tracker (:mod:`songscape.analysis.rhythm`) on shared features."""
+    tempo_bpm, beat_frames = rhythm_mod.estimate_beats(f.onset_env, sr, HOP_LENGTH)
+    downbeat_frames, beats_per_bar = rhythm_mod.estimate_downbeats(
+        beat_frames, f.onset_env, f.low_env, f.chroma
+    )
+    return RhythmEstimate(
+        tempo_bpm, _frames_to_times(beat_frames, sr), _frames_to_times(downbeat_frames, sr),
+        beats_per_bar, "onset-dp",
+    )  # fmt: skip

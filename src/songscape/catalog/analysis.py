@@ -17,10 +17,14 @@ import numpy as np
 DESCRIPTOR_COLUMNS = (
     "analysis_sample_rate", "tempo_bpm", "beats_per_bar", "key", "key_confidence",
     "loudness_lufs", "energy_rate_hz", "spectral_centroid_hz", "onset_rate_hz",
+    "rhythm_method",
 )  # fmt: skip
 
 # Every table holding data a stage derived from a track's file.
-_DERIVED_TABLES = ("stage_runs", "descriptors", "arrays", "embeddings", "tags")
+_DERIVED_TABLES = ("stage_runs", "descriptors", "arrays", "embeddings", "tags",
+                   "sections", "structure", "highlights",  # these three: issue 18
+                   "vocals", "vocal_embeddings",  # these two: issue 14
+                   "emotion")  # issue 19
 
 
 @dataclass(frozen=True)

@@ -195,8 +195,33 @@ def _migration_2(conn: sqlite3.Connection) -> None:
         conn.execute(sql)
 
 
+def _migration_rhythm_method(conn: sqlite3.Connection) -> None:
+    """Which beat tracker produced a track's beats and downbeats (issue 18)."""
+    conn.execute("ALTER TABLE descriptors ADD COLUMN rhythm_method TEXT")
+
+
 #: Ordered schema migrations; migration ``i`` brings the schema to version ``i + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1, _migration_2, _migration_rhythm_method,
+]  # fmt: skip
+from songscape.catalog.fingerprints import migrate_fingerprints  # noqa: E402 (issue 20)
+
+MIGRATIONS.append(migrate_fingerprints)
+from songscape.catalog.structure import migrate as migrate_structure  # noqa: E402 (issue 18)
+
+MIGRATIONS.append(migrate_structure)
+from songscape.catalog.vocals import migrate as migrate_vocals  # noqa: E402 (issue 14)
+
+MIGRATIONS.append(migrate_vocals)
+from songscape.catalog.emotion import migrate as migrate_emotion  # noqa: E402 (issue 19)
+
+MIGRATIONS.append(migrate_emotion)
+from songscape.catalog.playlists import migrate as migrate_playlists  # noqa: E402 (issue 17)
+
+MIGRATIONS.append(migrate_playlists)
+from songscape.catalog.track_labels import migrate as migrate_track_labels  # noqa: E402 (17)
+
+MIGRATIONS.append(migrate_track_labels)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -13,6 +13,7 @@ read API most callers need.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
@@ -51,20 +52,71 @@ CATALOG_FILE = "catalog.sqlite"
 LOCK_FILE = ".write.lock"
 
 
-def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
+def _connect(path: Path, readonly: bool = False, immutable: bool = False) -> sqlite3.Connection:
+    if immutable:  # a read-only file system: no -wal/-shm files can be made
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True, timeout=30.0)
+    elif readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)
     else:
         conn = sqlite3.connect(path, timeout=30.0)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 30000")
-    if not readonly:
+    if not readonly and not immutable:
         # WAL: readers (the server, other CLI calls) never block the ingest writer, and
         # a killed writer leaves only uncommitted frames, discarded on next open.
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def folder_read_only(root: Path) -> bool:
+    """Is ``root`` on a read-only file system, or not writable by this process?"""
+    try:
+        if os.statvfs(root).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(root, os.W_OK)
+
+
+#: Free bytes below which a failed write is put down to a full disk.
+LOW_SPACE_BYTES = 1 << 20
+
+
+def free_bytes(root: Path) -> int:
+    """Bytes free to this process on the file system holding ``root`` (large if unknown)."""
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return 1 << 62
+    return st.f_bavail * st.f_frsize
+
+
+def read_only_message(root: Path) -> str:
+    return (
+        f"library {root} is read-only (a read-only file system, or no write permission): "
+        "it can be read but not changed"
+    )
+
+
+def write_error(root: Path, err: BaseException) -> BaseException:
+    """A clear :class:`LibraryError` for a write that failed because the disk is full or the
+    library is read-only; ``err`` itself for any other failure."""
+    text = str(err)
+    if (
+        "disk is full" in text
+        or getattr(err, "errno", None) == errno.ENOSPC
+        or ("disk I/O error" in text and free_bytes(root) < LOW_SPACE_BYTES)
+    ):
+        return LibraryError(
+            f"no space left on the device holding library {root} ({text}); nothing is "
+            "corrupted and what was saved is kept: free some space and run the command again"
+        )
+    if "readonly" in text or getattr(err, "errno", None) in (errno.EROFS, errno.EACCES,
+                                                             errno.EPERM):  # fmt: skip
+        return LibraryError(read_only_message(root) + f" ({text})")
+    return err
 
 
 class LibraryStore:
@@ -91,13 +143,30 @@ class LibraryStore:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise LibraryError(f"cannot create library at {self.root}: {err}") from err
+        #: True when the library's folder cannot be written (a read-only file system, or
+        #: no permission): it can be read, and every write raises LibraryError.
+        self.read_only = False
         try:
-            self.conn = _connect(self.catalog_path, readonly=readonly)
-            if not readonly:
-                self._migrate()
+            try:
+                self.conn = _connect(self.catalog_path, readonly=readonly)
+                if not readonly:
+                    self._migrate()
+            except sqlite3.DatabaseError:
+                if not folder_read_only(self.root):
+                    raise
+                self.read_only = True
+                self.conn = _connect(self.catalog_path, immutable=True)
             self.schema_version = schema.read_schema_version(self.conn)
         except sqlite3.DatabaseError as err:
+            clear = write_error(self.root, err)
+            if clear is not err and not self.read_only:
+                raise clear from err
             raise LibraryError(f"cannot open catalog {self.catalog_path}: {err}") from err
+        if self.read_only and self.schema_version < schema.SCHEMA_VERSION:
+            raise LibraryError(
+                f"library {self.root} needs upgrading to schema version {schema.SCHEMA_VERSION} "
+                "but is read-only; open it once where it can be written"
+            )
         # Read through the module so a test can add a migration.
         if self.schema_version > schema.SCHEMA_VERSION:
             raise LibraryError(
@@ -127,7 +196,12 @@ class LibraryStore:
         """Take the library's writer lock (one ingest/remove at a time), or raise."""
         if self._lock_fd is not None:
             return
-        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        if self.read_only:
+            raise LibraryError(read_only_message(self.root))
+        try:
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise write_error(self.root, err) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -145,15 +219,33 @@ class LibraryStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """A write transaction: committed on success, rolled back on any exception.
+
+        Raises
+        ------
+        LibraryError
+            When the disk is full or the library cannot be written (the transaction is
+            rolled back: nothing of it is kept, nothing earlier is lost).
+        """
+        if self.read_only:
+            raise LibraryError(read_only_message(self.root))
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as err:
+            clear = write_error(self.root, err)
+            if clear is not err:
+                raise clear from err
+            raise
         try:
             yield self.conn
-        except BaseException:
-            self.conn.rollback()
-            raise
-        else:
             self.conn.commit()
+        except BaseException as err:
+            if self.conn.in_transaction:
+                self.conn.rollback()
+            clear = write_error(self.root, err)
+            if clear is not err:
+                raise clear from err
+            raise
 
     # -- meta ----------------------------------------------------------------------
     def meta(self, key: str) -> str | None:

@@ -52,3 +52,11 @@ def top_tags(conn: sqlite3.Connection, model: str) -> dict[str, str]:
             (model,),
         )
     }
+
+
+def tag_probability_rows(conn: sqlite3.Connection, model: str) -> list[sqlite3.Row]:
+    """Every ``(track_id, tag, probability)`` of ``model``'s tags (what names the map's
+    clusters)."""
+    return conn.execute(
+        "SELECT track_id, tag, probability FROM tags WHERE model = ?", (model,)
+    ).fetchall()

@@ -19,13 +19,18 @@ from songscape.errors import (
     CheckpointError,
     CommandError,
     DatasetError,
+    FingerprintError,
     ImportFormatError,
     LibraryError,
+    LyricsError,
     MissingExtraError,
     NoEventsError,
     NoVectorError,
+    PlaylistFormatError,
+    PlaylistNotFoundError,
     PretrainedWeightsError,
     QueryError,
+    TagWriteError,
     TextModelError,
     TrackNotFoundError,
     TrainedModelError,
@@ -61,6 +66,8 @@ EXIT_CODES: dict[type[Exception], int] = {
     PretrainedWeightsError: EXIT_FAILED,
     CheckpointError: EXIT_FAILED,
     TrainedModelError: EXIT_FAILED,
+    FingerprintError: EXIT_FAILED,  # no Chromaprint, or a library without fingerprints
+    LyricsError: EXIT_FAILED,  # lyrics that are not text (binary junk, empty file)
     # training data and training
     DatasetError: EXIT_FAILED,
     TrainingError: EXIT_FAILED,
@@ -70,6 +77,9 @@ EXIT_CODES: dict[type[Exception], int] = {
     UnknownItemError: EXIT_FAILED,
     UnknownWordsError: EXIT_FAILED,
     NoEventsError: EXIT_FAILED,
+    PlaylistNotFoundError: EXIT_FAILED,
+    PlaylistFormatError: EXIT_FAILED,  # a playlist file that is not M3U, a bad name
+    TagWriteError: EXIT_FAILED,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 from songscape.cli import render
@@ -16,6 +17,7 @@ from songscape.cli.options import (
     non_negative_float,
     open_library,
     positive_int,
+    require_extra,
 )
 from songscape.config import DEFAULT_MAX_DURATION_S
 from songscape.errors import AudioError, CommandError, UsageError
@@ -28,13 +30,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not os.path.exists(os.path.expanduser(path)):
             raise UsageError(f"no such file or folder: {path}")
+    labels = getattr(args, "labels", None)
+    if labels and not os.path.isfile(os.path.expanduser(labels)):
+        raise UsageError(f"no such labels file: {labels}")
     models = tuple(dict.fromkeys(check_model(m) for m in args.model or ()))
+    if args.no_models and models:
+        raise UsageError("--no-models and --model exclude each other")
     options = IngestOptions(
         workers=args.workers,
         max_duration_s=args.max_duration if args.max_duration > 0 else None,
         min_duration_s=args.min_duration,
-        embed_models=models or None,
+        embed_models=() if args.no_models else (models or None),
+        tag_models=() if args.no_models else IngestOptions.tag_models,
+        engine=args.engine, ray_address=args.ray_address,
     )
+    if args.ray_address and args.engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    if args.engine == "ray":
+        require_extra("scale", "songscape ingest --engine ray")
     show_bar = not args.json and not args.quiet and sys.stderr.isatty()
     with open_library(args, create=True) as lib:
         if models:  # the first --model becomes the library's default for search/map
@@ -46,6 +59,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             report = lib.ingest(args.paths, options)
         result = report.to_json()
         result["library"] = str(lib.root)
+        if labels:  # a labels.csv sidecar: genres the files' tags do not carry
+            result["labels"] = lib.import_labels(labels)
     if args.json:
         render.print_json(result)
     else:
@@ -54,6 +69,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             console.print(f"[bold]{len(report.failures)} file(s) failed:[/bold]")
             for failure in report.failures:
                 console.print(f"  {failure['path']}: [red]{failure['error']}[/red]")
+        if labels:
+            lab = result["labels"]
+            console.print(f"labels: {lab['matched']} of {lab['rows']} rows of {labels} "
+                          "matched library tracks")  # fmt: skip
         rate = report.audio_seconds / report.elapsed_s if report.elapsed_s else 0.0
         console.print(
             f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
@@ -167,12 +186,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if not os.path.isfile(os.path.expanduser(args.file)):
         raise UsageError(f"no such file: {args.file}")
+    if args.rhythm == "madmom":
+        from songscape.models.rhythm import MADMOM_LICENCE
+
+        print(f"note: {MADMOM_LICENCE}", file=sys.stderr)
     try:
         result = analyze_file(
             os.path.expanduser(args.file),
             max_duration_s=args.max_duration if args.max_duration > 0 else None,
             min_duration_s=args.min_duration,
             model=None if args.no_model else check_model(args.model),
+            rhythm=args.rhythm,
         )
     except AudioError as err:  # the reason alone does not say which file
         raise CommandError(f"{args.file}: {err}") from err
@@ -189,6 +213,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         ("beats", len(result.get("beat_times", []))),
         ("downbeats", len(result.get("downbeat_times", []))),
         ("meter", fmt(result.get("beats_per_bar"), unit=" beats/bar")),
+        ("beat tracker", result.get("rhythm_method")),
         ("key", f"{result.get('key')} (confidence {fmt(result.get('key_confidence'), 2)})"),
         ("loudness", fmt(result.get("loudness_lufs"), 1, " LUFS")),
         ("brightness", fmt(result.get("spectral_centroid_hz"), 0, " Hz")),
@@ -262,19 +287,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ingest_args = argparse.Namespace(
         library=library_dir, paths=[audio_dir, *music], workers=args.workers,
         max_duration=args.max_duration, min_duration=1.0, json=False, quiet=args.quiet,
-        model=None,
+        model=None, no_models=False, engine="local", ray_address=None, labels=None,
     )  # fmt: skip
     code = cmd_ingest(ingest_args)
     if code != EXIT_OK:
         return code
     print()
     cmd_stats(argparse.Namespace(library=library_dir, json=False))
+    # The hints name this installation's own `songscape`, so they work without
+    # activating the virtual environment.
+    here = os.path.join(os.path.dirname(sys.executable), "songscape")
+    exe = shlex.quote(here if os.access(here, os.X_OK) else "songscape")
+    lib = f"{exe} --library {shlex.quote(library_dir)}"
     print(
-        f"\nexplore it:\n  songscape --library {library_dir} tracks\n"
-        f"  songscape --library {library_dir} show TRACK_ID\n"
-        f"  songscape --library {library_dir} tracks --failed\n"
-        f"  songscape --library {library_dir} search 'calm piano'\n"
-        f"  songscape --library {library_dir} serve        # the 3D map in your browser"
+        f"\nexplore it:\n  {lib} tracks\n"
+        f"  {lib} show TRACK_ID\n"
+        f"  {lib} tracks --failed\n"
+        f"  {lib} search 'calm piano' --save calm\n"
+        f"  {lib} playlist export calm calm.m3u8\n"
+        f"  {lib} serve        # the 3D map in your browser"
     )
     return EXIT_OK
 
@@ -293,6 +324,18 @@ def add_parsers(add: AddCommand) -> None:
         help="embedding model (repeatable; the first becomes the library's default; "
         "default: the library's default, musicnn-msd). See `songscape models`",
     )  # fmt: skip
+    p.add_argument("--labels", metavar="FILE.csv",
+                   help="a labels file (columns path and genre or label, paths relative to "
+                   "it) whose genres the map shows where a file has no genre tag")  # fmt: skip
+    p.add_argument("--no-models", action="store_true",
+                   help="no neural-network stages (no embeddings or tags): metadata and "
+                   "descriptors only, much faster")  # fmt: skip
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where files are analysed: local worker processes (default) or Ray "
+                   "actors (the scale extra; docs/scale.md)")  # fmt: skip
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join (host:port or auto; default: a private local "
+                   "Ray for the run)")  # fmt: skip
 
     p = add("tracks", cmd_tracks, "list the library's tracks")
     p.add_argument("--failed", action="store_true", help="only files that failed, with the reason")
@@ -307,6 +350,10 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--model", default="musicnn-msd", metavar="NAME",
                    help="model for tags and embedding (default musicnn-msd)")  # fmt: skip
     p.add_argument("--no-model", action="store_true", help="descriptors only, no neural model")
+    # The names of songscape.models.rhythm.RHYTHM_BACKENDS (not imported: it loads torch).
+    p.add_argument("--rhythm", choices=("beatnet", "madmom", "onset"), default="beatnet",
+                   help="beat tracker: beatnet (default, CC BY 4.0 weights), madmom "
+                        "(opt-in; non-commercial weights) or onset (no network)")  # fmt: skip
 
     add("stats", cmd_stats, "library summary")
 

@@ -8,13 +8,19 @@ import os
 from songscape.cli import render
 from songscape.cli.errors import EXIT_OK
 from songscape.cli.options import AddCommand, check_model, open_library, positive_int
+from songscape.cli.tags_cmds import add_write_flags, cmd_tags_write
 from songscape.errors import CommandError, LibraryError, UsageError
 
 
 def cmd_tags(args: argparse.Namespace) -> int:
-    """A track's auto-tags (both vocabularies), optionally its taggram as a picture."""
+    """A track's auto-tags (both vocabularies), optionally its taggram as a picture;
+    ``tags write …`` writes tags into files (:mod:`songscape.cli.tags_cmds`)."""
+    if args.track[0] == "write":
+        return cmd_tags_write(args)
+    if len(args.track) > 1:
+        raise UsageError("give one TRACK (or `tags write TRACK…` to write tags into files)")
     with open_library(args) as lib:
-        result = lib.tags(args.track, top=args.top)
+        result = lib.tags(args.track[0], top=args.top)
     if args.plot:
         plot_taggram(args, result)
     if args.json:
@@ -131,12 +137,16 @@ def cmd_embeddings(args: argparse.Namespace) -> int:
 def add_parsers(add: AddCommand) -> None:
     """tags, models, embeddings."""
     p = add("tags", cmd_tags, "a track's auto-tags (MSD and MTT vocabularies, combined)")
-    p.add_argument("track", metavar="TRACK", help="track id, unique id prefix, or file path")
+    p.add_argument("track", nargs="+", metavar="TRACK",
+                   help="track id, unique id prefix, or file path; or `write [TRACK…|--all]`: "
+                   "write BPM, key, ReplayGain, mood, genre into the files' tags")  # fmt: skip
     p.add_argument("--top", type=positive_int, metavar="N", help="N most probable per model")
-    p.add_argument("--all", action="store_true", help="list every tag")
+    p.add_argument("--all", action="store_true",
+                   help="list every tag (with `write`: every track of the library)")
     p.add_argument("--plot", metavar="FILE.png", help="draw the taggram (tags over time)")
     p.add_argument("--model", default="musicnn-msd", metavar="NAME",
                    help="whose taggram --plot draws (default musicnn-msd)")  # fmt: skip
+    add_write_flags(p)
 
     add("models", cmd_models, "the model registry (and this library's vectors per model)")
 

@@ -10,17 +10,28 @@ import argparse
 
 from songscape import __version__
 from songscape.cli import (
+    check_cmds,
+    config_cmds,
+    emotion_cmds,
     library_cmds,
     models_cmds,
+    playlist_cmds,
     recommend_cmds,
+    recordings_cmds,
     search_cmds,
     serve_cmds,
+    sing_cmds,
+    structure_cmds,
     train_cmds,
 )
 from songscape.cli.options import Command
 
 #: The command groups, in the order ``songscape --help`` lists their commands.
-GROUPS = (library_cmds, models_cmds, search_cmds, serve_cmds, recommend_cmds, train_cmds)
+GROUPS = (
+    library_cmds, check_cmds, models_cmds, search_cmds, serve_cmds, recommend_cmds, train_cmds,
+    config_cmds, recordings_cmds, structure_cmds, sing_cmds,
+    playlist_cmds, emotion_cmds,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

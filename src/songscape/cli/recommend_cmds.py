@@ -12,6 +12,7 @@ from typing import Any
 from songscape.cli import render
 from songscape.cli.errors import EXIT_OK, error_text
 from songscape.cli.options import AddCommand, open_library, positive_int, require_extra
+from songscape.cli.playlist_cmds import add_save_flag, save_if_asked
 from songscape.errors import CommandError, UsageError
 from songscape.extras import require
 
@@ -116,6 +117,9 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             else:
                 result = service_call(service.recommend_user, store, args.user, k, args.model,
                                       explain=args.explain, redis_url=args.redis)  # fmt: skip
+            if not args.precompute:
+                save_if_asked(args, lib, [r.get("track_id") for r in result["results"]],
+                              f"recommend:{args.user or args.words or 'seed'}")  # fmt: skip
     except redis_errors as err:  # a Redis server that is down or refuses: say it is Redis
         raise CommandError(f"redis: {err}") from err
     if args.json:
@@ -293,6 +297,7 @@ def add_parsers(add: AddCommand) -> None:
         help="store every user's top-k (SQLite table, or Redis with --redis)",
     )
     p.add_argument("--k", type=positive_int, help="results (default 20; 50 for --precompute)")
+    add_save_flag(p)
     p.add_argument("--model", choices=RECOMMEND_MODELS, default="als",
                    help="default als (--seed always folds in with ALS; --words uses "
                    "its own item2vec-words model)")  # fmt: skip

@@ -13,7 +13,9 @@ from songscape.cli.options import (
     non_negative_int,
     open_library,
     positive_int,
+    require_extra,
 )
+from songscape.cli.playlist_cmds import add_save_flag, save_if_asked
 from songscape.errors import CommandError, UsageError
 
 
@@ -30,9 +32,12 @@ def cmd_similar(args: argparse.Namespace) -> int:
                 args.track, file=os.path.expanduser(args.file) if args.file else None,
                 k=args.k, model=model, filters=args.filter or (),
                 other_artists=args.other_artists, half_double=args.half_double,
+                backend=args.backend,
             )  # fmt: skip
         except LookupError as err:  # an unknown track, or no vector for it: nothing to do
             raise CommandError(error_text(err)) from err
+        save_if_asked(args, lib, [r["id"] for r in result["results"]],
+                      f"similar:{result['query'].get('id') or 'file'}")  # fmt: skip
     if args.json:
         render.print_json(result)
         return EXIT_OK
@@ -40,6 +45,10 @@ def cmd_similar(args: argparse.Namespace) -> int:
     render.console().print(f"like [bold]{q['title'] or q['path']}[/bold]"
                            + (f" — {q['artist']}" if q["artist"] else "")
                            + f"  ({result['model']})")  # fmt: skip
+    if "identified" in result:  # --file: the fingerprint look-up came first (issue 20)
+        from songscape.cli.recordings_cmds import identified_line
+
+        print(identified_line(result["identified"]))
     render.print_results(result["results"])
     return EXIT_OK
 
@@ -50,6 +59,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError('the query is empty (try "just play" for anything)')
     with open_library(args) as lib:
         result = lib.search(args.query, k=args.k)
+        save_if_asked(args, lib, [r["id"] for r in result["results"]], f"search:{args.query}")
     if args.json:
         render.print_json(result)
         return EXIT_OK
@@ -71,9 +81,12 @@ def cmd_path(args: argparse.Namespace) -> int:
     model = check_model(args.model) if args.model else None
     with open_library(args) as lib:
         try:
-            result = lib.path(args.start, args.end, steps=args.steps, model=model)
+            result = lib.path(args.start, args.end, steps=args.steps, model=model,
+                              backend=args.backend)  # fmt: skip
         except LookupError as err:  # an unknown track, or no vector for it: nothing to do
             raise CommandError(error_text(err)) from err
+        save_if_asked(args, lib, [r["id"] for r in result["path"]],
+                      f"path:{result['from']}..{result['to']}")  # fmt: skip
     if args.json:
         render.print_json(result)
         return EXIT_OK
@@ -89,7 +102,22 @@ def cmd_index(args: argparse.Namespace) -> int:
     """Check (or rebuild) a model's vector index; exit 1 when it is out of sync."""
     model = check_model(args.model) if args.model else None
     with open_library(args) as lib:
-        index = lib.index(model)
+        if args.uri and (args.backend or lib.config("index.backend")) != "milvus":
+            raise UsageError("--uri is the Milvus URI: use it with --backend milvus")
+        index = lib.index(model, backend=args.backend, uri=args.uri)
+        if args.precompute_similar:
+            if not args.redis:
+                raise UsageError("--precompute-similar needs --redis URL")
+            require_extra("scale", "songscape index --precompute-similar")
+            done = lib.precompute_similar(args.redis, k=args.k, model=model,
+                                          backend=args.backend)  # fmt: skip
+            if args.json:
+                render.print_json(done)
+            else:
+                print(f"{done['tracks']} similar lists (top-{done['k']}, {done['model']}) "
+                      f"written to {done['target']} as version {done['version']} "
+                      f"in {done['seconds']:.1f} s")  # fmt: skip
+            return EXIT_OK
         if args.rebuild:
             index.rebuild()
         report = index.check()
@@ -103,6 +131,12 @@ def cmd_index(args: argparse.Namespace) -> int:
             print(f"  missing {report['missing']}, extra {report['extra']}, "
                   f"stale {report['stale']}: run `songscape index --rebuild`")  # fmt: skip
     return EXIT_OK if report["in_sync"] else EXIT_FAILED
+
+
+def add_backend_flag(p: argparse.ArgumentParser) -> None:
+    """``--backend faiss|milvus``: the vector index for this call."""
+    p.add_argument("--backend", choices=("faiss", "milvus"),
+                   help="vector index for this call (default: config index.backend)")  # fmt: skip
 
 
 def add_parsers(add: AddCommand) -> None:
@@ -120,10 +154,13 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--other-artists", action="store_true", help="leave out the query's artist")
     p.add_argument("--half-double", action="store_true",
                    help="tempo filter and closeness accept half/double tempo")  # fmt: skip
+    add_backend_flag(p)
+    add_save_flag(p)
 
     p = add("search", cmd_search, "find tracks by words: 'calm piano', 'play IU songs'")
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--k", type=positive_int, default=10, help="results (default 10)")
+    add_save_flag(p)
 
     p = add("path", cmd_path, "a smooth sequence of tracks from one song to another")
     p.add_argument("start", metavar="A")
@@ -131,7 +168,18 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--steps", type=non_negative_int, default=8,
                    help="tracks in between (default 8)")  # fmt: skip
     p.add_argument("--model", metavar="NAME", help="default: the library's default model")
+    add_backend_flag(p)
+    add_save_flag(p)
 
     p = add("index", cmd_index, "check (or rebuild) the vector index against the catalog")
     p.add_argument("--model", metavar="NAME", help="default: the library's default model")
     p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog")
+    add_backend_flag(p)
+    p.add_argument("--uri", metavar="URI",
+                   help="Milvus URI for this call: a Milvus Lite file (./vectors.db) or "
+                   "http://host:19530 (default: config index.uri)")  # fmt: skip
+    p.add_argument("--precompute-similar", action="store_true",
+                   help="write every track's top-k similar list to Redis (--redis URL); "
+                   "the API serves them when config serve.redis is set")  # fmt: skip
+    p.add_argument("--redis", metavar="URL", help="redis://host:port/db")
+    p.add_argument("--k", type=positive_int, default=50, help="list length (default 50)")

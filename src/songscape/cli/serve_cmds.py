@@ -41,6 +41,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def auth_token(args: argparse.Namespace) -> str | None:
+    """The token requests must carry: ``--token``, else a new random one when bound beyond
+    loopback; None on loopback (unless ``--token``) or with ``--no-auth``."""
+    if args.no_auth:
+        if args.token:
+            raise UsageError("--token and --no-auth exclude each other")
+        return None
+    if args.token:
+        if len(args.token) < 16:
+            raise UsageError("--token must be at least 16 characters")
+        return args.token
+    if args.host in LOOPBACK:
+        return None
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the web app of the library until Ctrl-C."""
     require_extra("server", "songscape serve")  # before the server's own imports need them
@@ -48,6 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from songscape.server.app import create_app
 
+    token = auth_token(args)
     sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     try:
@@ -57,11 +76,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}/"
-    print(f"songscape: serving {app.state.songscape.worker.root} at {url}  (API docs: {url}docs;"
-          " Ctrl-C to stop)", flush=True)  # fmt: skip
-    if args.host not in LOOPBACK:
-        print("songscape: warning: not bound to loopback — anyone who can reach this port can "
-              "browse the library and play its audio", file=sys.stderr)  # fmt: skip
+    app.state.auth_token = token
+    if app.state.auth_token:  # the page's link carries the token once, then a cookie does
+        url += f"?token={app.state.auth_token}"
+    print(f"songscape: serving {app.state.songscape.worker.root} at {url}  (API docs: "
+          f"http://{host}:{port}/docs; Ctrl-C to stop)", flush=True)  # fmt: skip
+    if app.state.auth_token:
+        print("songscape: not bound to loopback: every request needs the token (open the URL "
+              "above, or send `Authorization: Bearer TOKEN`)", file=sys.stderr)  # fmt: skip
+    elif args.host not in LOOPBACK:
+        print("songscape: warning: not bound to loopback and --no-auth — anyone who can reach "
+              "this port can browse the library and play its audio", file=sys.stderr)  # fmt: skip
     if not args.no_browser and (
         sys.platform in ("darwin", "win32")
         or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -84,3 +109,9 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--port", type=non_negative_int, default=8000,
                    help="port (default 8000; 0 picks a free one)")  # fmt: skip
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="require this token on every request (default when --host is not "
+                   "loopback: a random one, printed in the URL)")  # fmt: skip
+    p.add_argument("--no-auth", action="store_true",
+                   help="serve beyond loopback without a token (anyone who can reach the port "
+                   "can use it)")  # fmt: skip

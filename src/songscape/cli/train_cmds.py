@@ -89,6 +89,12 @@ def training_data(args: argparse.Namespace, task: str) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model on labelled (or unlabelled) files and register it under ``--name``."""
     require_extra("train", "songscape train")
+    if args.task == "emotion":  # linear heads on musicnn + descriptors (+ lyrics), issue 19
+        from songscape.cli.emotion_train import cmd_train_emotion
+
+        return cmd_train_emotion(args)
+    if not args.arch:
+        raise UsageError("--arch is required (except with --task emotion)")
     from songscape.training.trainer import TrainConfig, train
 
     if args.encoder:
@@ -221,11 +227,12 @@ def add_label_flags(p: argparse.ArgumentParser, audio_dir: bool) -> None:
 def add_parsers(add: AddCommand) -> None:
     """train, evaluate."""
     p = add("train", cmd_train, "train your own embedding/tagging model (see docs/training.md)")
-    p.add_argument("--arch", required=True, metavar="ARCH",
+    p.add_argument("--arch", metavar="ARCH",
                    help="shortchunk-cnn, shortchunk-resnet, harmonic-cnn, crnn, self-attention, "
                    "sample-cnn, tjae, musicnn-head, musicnn-finetune")  # fmt: skip
     p.add_argument("--task", default="genre",
-                   choices=("genre", "classification", "tags", "artist", "moco", "tjae"),
+                   choices=("genre", "classification", "tags", "artist", "moco", "tjae",
+                            "emotion"),
                    help="what to learn (default genre)")  # fmt: skip
     add_label_flags(p, audio_dir=True)
     p.add_argument("--name", required=True, help="registry name of the trained model")

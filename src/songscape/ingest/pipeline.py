@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from songscape.catalog import tracks
 from songscape.catalog.schema import STATUS_OK
@@ -52,6 +53,9 @@ from songscape.ingest.work import (
     run_item,
 )
 from songscape.ingest.workers import WorkerPool, single_threaded_env
+
+if TYPE_CHECKING:
+    from songscape.ingest.ray_engine import RayPool
 
 __all__ = [
     "IngestOptions",
@@ -78,10 +82,12 @@ class IngestOptions:
     min_duration_s : float
         Files shorter than this (seconds) are recorded as failed.
     embed_models : tuple of str or None
-        Models whose embeddings to store; None: the library's default model.
-        Embeddings of other models already in the library are kept.
+        Models whose embeddings to store; None: the library's default model; ``()``:
+        none. Embeddings of other models already in the library are kept.
     tag_models : tuple of str
         Models whose tags to store (default: MSD and MTT musicnn, the combined set).
+    extra_stages : tuple of str
+        Opt-in stages to run as well (e.g. ``vocals:crepe-tiny``, issue 14).
     """
 
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
@@ -89,6 +95,12 @@ class IngestOptions:
     min_duration_s: float = 1.0
     embed_models: tuple[str, ...] | None = None
     tag_models: tuple[str, ...] = DEFAULT_TAG_MODELS
+    extra_stages: tuple[str, ...] = ()
+    #: ``"local"`` (worker processes) or ``"ray"`` (the analysis on Ray actors,
+    #: :mod:`~songscape.ingest.ray_engine`; fingerprints and writes stay here).
+    engine: str = "local"
+    #: Ray cluster to join with ``engine="ray"`` (None: a private local Ray).
+    ray_address: str | None = None
 
 
 def ingest(
@@ -133,10 +145,17 @@ def ingest(
 
     store.acquire_write_lock()
     executor = WorkerPool(options.workers)
+    analyser = executor
+    if options.engine == "ray":
+        from songscape.ingest.ray_engine import RayPool
+
+        analyser = RayPool(options.workers, options.ray_address)
+    elif options.engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', not {options.engine!r}")
     try:
         # Spawned workers inherit one-thread settings before they import numpy.
-        with single_threaded_env(executor.workers > 1), closing(executor):
-            _run(store, root_paths, options, progress, executor, report)
+        with single_threaded_env(executor.workers > 1), closing(executor), closing(analyser):
+            _run(store, root_paths, options, progress, executor, report, analyser)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -152,6 +171,7 @@ def _run(
     progress: Progress,
     executor: WorkerPool,
     report: IngestReport,
+    analyser: WorkerPool | RayPool | None = None,
 ) -> None:
     conn = store.conn
     # -- phase 1: scan -------------------------------------------------------------
@@ -185,8 +205,11 @@ def _run(
     work, pending_dups = reconcile(store, files, hashed, live, roots, report)
 
     # -- phase 3: analyse ------------------------------------------------------------
-    embed_models = options.embed_models or (store.default_model(),)
-    stages = pipeline_stages(model_stage_names(tuple(embed_models), tuple(options.tag_models)))
+    embed_models = (
+        options.embed_models if options.embed_models is not None else (store.default_model(),)
+    )
+    stages = pipeline_stages(model_stage_names(tuple(embed_models), tuple(options.tag_models))
+                             + list(options.extra_stages))
     all_stages = [s.name for s in stages]
     for item in work:
         item.stages = all_stages
@@ -214,6 +237,6 @@ def _run(
 
     progress.phase("analyse", len(readable))
     run = ItemRunner(options.max_duration_s, options.min_duration_s)
-    for _, result in executor.map_unordered(run, readable, on_crash=crash_result):
+    for _, result in (analyser or executor).map_unordered(run, readable, on_crash=crash_result):
         save_result(store, result, report, pending_dups)
         progress.advance()

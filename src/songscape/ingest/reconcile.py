@@ -102,7 +102,9 @@ def reconcile(
     touches: list[tuple[str, FileStat | None]] = []  # same content, new stat
     new_dups: list[tuple[str, str, FileStat | None]] = []  # path, track id, stat
     work: list[WorkItem] = []
-    claimed: dict[str, str] = {}  # hash -> path chosen for it in this run
+    claimed: dict[str, str] = {}  # hash -> id of the work item analysing it in this run
+    copies: list[tuple[str, str, FileStat | None]] = []  # path, that item's id, stat
+    overwritten: list[str] = []  # tracks whose path now holds a copy of another track
 
     for path in sorted(hashed):
         digest = hashed[path]
@@ -122,15 +124,21 @@ def reconcile(
             ):
                 new_dups.append((path, known["id"], stat))
                 report.duplicates += 1
+                if row_here is not None and row_here["id"] != known["id"]:
+                    overwritten.append(row_here["id"])
             else:
                 moves[known["id"]] = path
                 report.moved += 1
             continue
-        if digest in claimed:  # the same new content twice in this run
-            new_dups.append((path, tracks.new_track_id(conn, digest), stat))
+        if digest in claimed:
+            # The same new content twice in this run: a copy of the track the first path
+            # becomes, recorded once that track is saved healthy (a copy of a broken file
+            # is recorded as failed itself: see save_result).
+            copies.append((path, claimed[digest], stat))
             report.duplicates += 1
+            if row_here is not None:
+                overwritten.append(row_here["id"])
             continue
-        claimed[digest] = path
         if row_here is not None and _content_elsewhere(row_here, hashed):
             # The track that was here moved elsewhere and new content took its place.
             row_here = None
@@ -138,10 +146,27 @@ def reconcile(
             work.append(WorkItem(path, row_here["id"], digest, stat, [], "update"))
         else:
             work.append(WorkItem(path, tracks.new_track_id(conn, digest), digest, stat, [], "new"))
+        claimed[digest] = work[-1].track_id
 
     with store.transaction():
+        # A recorded copy whose file was read again changed since: what it is now is
+        # decided above (a copy again, a new track, a failure); the old record goes.
+        for path in tracks.duplicate_paths(conn):
+            if path in hashed:
+                tracks.delete_duplicate(conn, path)
         pending = _apply(conn, files, live, roots, report, moves, touches, new_dups)
-        if moves or report.missing:
+        for track_id in overwritten:
+            row = tracks.track_by_id(conn, track_id)
+            if row is None or track_id in moves:
+                continue
+            if row["status"] == STATUS_OK:
+                tracks.mark_missing(conn, track_id, time.time())
+                report.missing += 1
+            elif row["status"] == STATUS_FAILED:
+                tracks.delete_track(conn, track_id)
+        for path, track_id, stat in copies:
+            pending.setdefault(track_id, []).append((path, stat))
+        if moves or report.missing or overwritten:
             store.bump_catalog_version(conn)
     return work, pending
 

@@ -13,6 +13,7 @@ from songscape.catalog.schema import STATUS_FAILED, STATUS_OK
 from songscape.catalog.store import LibraryStore
 from songscape.ingest.reconcile import PendingDuplicates, put_duplicate
 from songscape.ingest.report import IngestReport
+from songscape.ingest.scan import path_id
 from songscape.ingest.stages import get_stage
 from songscape.ingest.work import WorkResult
 
@@ -68,13 +69,32 @@ def save_result(
                 result.error,
                 now,
             )
+        copies = pending_dups.pop(item.track_id, [])
         if result.ok:
-            for path, dup_stat in pending_dups.pop(item.track_id, []):
+            for path, dup_stat in copies:
                 put_duplicate(conn, path, item.track_id, dup_stat)
+        else:  # a copy of a broken file is a broken file: failed at its own path
+            for path, dup_stat in copies:
+                tracks.delete_duplicate(conn, path)
+                here = tracks.track_by_path(conn, path)
+                tracks.upsert_track(
+                    conn,
+                    here["id"] if here is not None and here["status"] != "missing"
+                    else path_id(path),
+                    content_hash=None,
+                    path=path,
+                    size_bytes=dup_stat.size_bytes if dup_stat else None,
+                    mtime=dup_stat.mtime if dup_stat else None,
+                    status=STATUS_FAILED,
+                    error=result.error,
+                    now=now,
+                )  # fmt: skip
         store.bump_catalog_version(conn)
     if not result.ok:
-        report.failed += 1
+        report.failed += 1 + len(copies)
+        report.duplicates -= len(copies)
         report.failures.append({"path": item.path, "error": result.error})
+        report.failures.extend({"path": path, "error": result.error} for path, _ in copies)
     elif item.kind == "new":
         report.added += 1
     elif item.kind == "update":

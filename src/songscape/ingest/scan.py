@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +32,28 @@ def scan_audio_files(root: str | os.PathLike) -> Iterator[Path]:
 
     Hidden files and directories (names starting with ".") are skipped; symbolic
     links to directories are not followed (they can loop); paths are resolved so
-    one file reached two ways is one path.
+    one file reached two ways is one path. A symbolic link that leads nowhere (its
+    target is missing, or links loop) keeps its own path, so it is reported as itself.
     """
     root = Path(root).expanduser()
     if root.is_file():
-        yield root.resolve()
+        yield resolved(root)
         return
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if name.startswith(".") or not is_audio_path(name):
                 continue
-            yield (Path(dirpath) / name).resolve()
+            yield resolved(Path(dirpath) / name)
+
+
+def resolved(path: Path) -> Path:
+    """``path`` with its symbolic links resolved; a link that leads nowhere (missing
+    target, loop) is returned unresolved (made absolute)."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: a link loop, before Python 3.13
+        return path.absolute()
 
 
 def stat_file(path: str | os.PathLike) -> FileStat | None:
@@ -59,8 +71,21 @@ def content_hash(path: str | os.PathLike, chunk_bytes: int = HASH_CHUNK_BYTES) -
     Raises
     ------
     OSError
-        When the file cannot be read.
+        When the file cannot be read, is not a regular file (a FIFO would block the
+        read forever), or is a symbolic link leading nowhere.
     """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise OSError(f"broken symbolic link (to {os.readlink(path)})") from None
+        raise
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError("symbolic link loop") from None
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError("not a regular file (a FIFO, socket or device)")
     digest = hashlib.blake2b(digest_size=32)
     with open(path, "rb") as f:
         while block := f.read(chunk_bytes):

@@ -161,7 +161,9 @@ class DescriptorsStage(Stage):
 
         y_channels = ctx.audio(ANALYSIS_SAMPLE_RATE, mono=False)
         y = ctx.audio(ANALYSIS_SAMPLE_RATE, mono=True)
-        return describe(y, ANALYSIS_SAMPLE_RATE, y_channels=y_channels)
+        d = describe(y, ANALYSIS_SAMPLE_RATE, y_channels=y_channels)
+        ctx.cache[("stage", "descriptors")] = d  # for later stages (structure, highlight)
+        return d
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: Descriptors) -> None:
         d = payload
@@ -178,6 +180,7 @@ class DescriptorsStage(Stage):
                 "energy_rate_hz": d.energy_rate_hz,
                 "spectral_centroid_hz": d.spectral_centroid_hz,
                 "onset_rate_hz": d.onset_rate_hz,
+                "rhythm_method": d.rhythm_method,
             },
         )
         # The decoded duration is the truth; the header's can be an estimate or absent.

@@ -16,8 +16,18 @@ from songscape.datasets import LabelSet, track_labels
 from songscape.errors import NoVectorError
 from songscape.ingest.model_stages import model_stage_names
 from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
-from songscape.ingest.stages import TrackContext, pipeline_stages
+from songscape.ingest.stages import DescriptorsStage, TrackContext, pipeline_stages
+from songscape.library.emotion import EmotionMixin
+from songscape.library.labels import LabelsMixin
+from songscape.library.playlists import PlaylistsMixin
+from songscape.library.recordings import RecordingsMixin
+from songscape.library.scale import ScaleMixin
+from songscape.library.settings import SettingsMixin
+from songscape.library.sing import SingMixin
+from songscape.library.structure import StructureMixin
+from songscape.library.tag_writing import TagWritingMixin
 from songscape.models.registry import DEFAULT_MODEL, get_spec
+from songscape.models.rhythm import DEFAULT_RHYTHM_BACKEND
 from songscape.vectors import unit_rows
 
 #: Keys of a track summary (``songscape tracks --json``), in order. Documented in docs/cli.md.
@@ -45,7 +55,8 @@ def _summary(row: sqlite3.Row | dict) -> dict:
     return out
 
 
-class Library:
+class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMixin, EmotionMixin,
+              PlaylistsMixin, TagWritingMixin, LabelsMixin):
     """A songscape library directory.
 
     Parameters
@@ -65,7 +76,7 @@ class Library:
     def __init__(self, root: str | os.PathLike | None = None, create: bool = False):
         self.store = LibraryStore(root if root is not None else default_library_dir(), create)
         self.root = self.store.root
-        self._indexes: dict[str, object] = {}
+        self._indexes: dict[tuple[str, str, str], object] = {}
         self._text_engine = None
 
     def close(self) -> None:
@@ -165,7 +176,7 @@ class Library:
 
     def tracks(self, status: str | None = None) -> list[dict]:
         """Track summaries (keys :data:`TRACK_SUMMARY_KEYS`), optionally of one status."""
-        return [_summary(row) for row in self.store.list_tracks(status)]
+        return self.with_emotion([_summary(row) for row in self.store.list_tracks(status)])
 
     def labels(self, field_name: str = "genre") -> LabelSet:
         """A training/evaluation label set from the tracks' own ``genre`` or ``artist``
@@ -201,6 +212,7 @@ class Library:
             model: dict(list(tags.items())[:10])
             for model, tags in self.store.track_tags(row["id"]).items()
         }
+        out.update(self.emotion_summary(row["id"]))  # issue 19
         out["embeddings"] = self.store.embedding_models(row["id"])
         out["stages"] = [
             {k: r[k] for k in ("stage", "version", "status", "error")}
@@ -222,17 +234,30 @@ class Library:
     def stats(self) -> dict:
         return self.store.stats()
 
+    def check(self, repair: bool = False):
+        """Check the library's consistency (``--repair``: fix what can be fixed); returns a
+        :class:`songscape.library.check.CheckReport`."""
+        from songscape.library.check import check_library
+
+        report = check_library(self.store, repair=repair)
+        if repair:
+            self._indexes.clear()  # a repaired index is reloaded on next use
+        return report
+
     # -- search ----------------------------------------------------------------------
 
-    def index(self, model: str | None = None):
-        """The model's vector index (default: the library's default model), in sync."""
-        from songscape.search.index import VectorIndex
+    def index(self, model: str | None = None, backend: str | None = None,
+              uri: str | None = None):  # fmt: skip
+        """The model's vector index (default: the library's default model), in sync, in
+        ``backend`` (``faiss``/``milvus``; default: the library's ``index.backend``);
+        ``uri`` overrides ``index.uri`` (Milvus)."""
+        from songscape.search.backends import configured_backend, open_index
 
         spec = get_spec(model or self.default_model)
-        key = spec.name
+        key = (spec.name, configured_backend(self.store, backend), uri or "")
         cached = self._indexes.get(key)
         if cached is None:
-            cached = self._indexes[key] = VectorIndex.open(self.store, spec.name)
+            cached = self._indexes[key] = open_index(self.store, spec.name, key[1], uri)
         return cached
 
     def similar(
@@ -245,6 +270,7 @@ class Library:
         filters: Iterable[str] = (),
         other_artists: bool = False,
         half_double: bool = False,
+        backend: str | None = None,
     ) -> dict:
         """Tracks that sound like a library track (``ref``) or an outside audio ``file``.
 
@@ -264,6 +290,8 @@ class Library:
             Leave out the query's artist.
         half_double : bool
             Tempo filters and closeness also accept half and double tempo.
+        backend : str, optional
+            Vector index backend (``faiss``, ``milvus``); default: ``index.backend``.
 
         Returns
         -------
@@ -272,13 +300,18 @@ class Library:
             ``id, path, title, artist, album, tempo_bpm, key, duration_s, score`` and an
             ``explanation`` (shared tags, tempo, key, same artist/album).
         """
-        from songscape.search.similar import parse_filters, query_facts, similar_to_vector
+        from songscape.search.similar import (
+            explained_results,
+            parse_filters,
+            query_facts,
+            similar_to_vector,
+        )
 
         if (ref is None) == (file is None):
             raise ValueError("give either a track or a file to search with")
         spec = get_spec(model or self.default_model)
         parsed = parse_filters(list(filters), half_double=half_double, other_artists=other_artists)
-        index = self.index(spec.name)
+        index = self.index(spec.name, backend)
         exclude: set[str] = set()
         if ref is not None:
             row = self.store.get_track(ref)
@@ -291,17 +324,25 @@ class Library:
             vector = stored[0]
             query = query_facts(self.store, row["id"])
             exclude.add(row["id"])
+            if not filters and not other_artists and backend is None:  # serve.redis lists
+                hits = self.precomputed_similar(row["id"], k, spec.name)
+                if hits is not None:
+                    return {"query": {key: query.get(key) for key in _QUERY_KEYS},
+                            "model": spec.name, "filters": [], "source": "redis",
+                            "results": explained_results(self.store, hits, query,
+                                                         half_double)}  # fmt: skip
         else:
             analysis = analyze_file(file, model=spec.name)
             vector = np.asarray(analysis["embedding"], dtype=np.float32)
             query = _file_facts(analysis, spec.name)
+            identified = self.identify_for_similar(file)  # issue 20: fingerprint look-up
         results = similar_to_vector(self.store, index, vector, query, k, parsed, exclude)
         return {
             "query": {key: query.get(key) for key in _QUERY_KEYS},
             "model": spec.name,
             "filters": list(filters),
             "results": results,
-        }
+        } | ({"identified": identified} if file is not None else {})
 
     def search(self, text: str, k: int = 10) -> dict:
         """Tracks matching a text query ("calm piano music", "play IU songs").
@@ -324,9 +365,12 @@ class Library:
             )
         return {"query": text, "intent": found.intent.to_json(), "results": results}
 
-    def path(self, start: str, end: str, steps: int = 8, model: str | None = None) -> dict:
+    def path(self, start: str, end: str, steps: int = 8, model: str | None = None,
+             backend: str | None = None) -> dict:  # fmt: skip
         """A smooth sequence of tracks from ``start`` to ``end`` (see
-        :func:`songscape.search.similar.path_between`)."""
+        :func:`songscape.search.similar.path_between`; a Milvus ``backend`` answers each
+        waypoint, :func:`songscape.search.backends.path_through_index`)."""
+        from songscape.search.backends import configured_backend, path_through_index
         from songscape.search.similar import path_between
 
         spec = get_spec(model or self.default_model)
@@ -338,7 +382,12 @@ class Library:
         for track in (a, b):
             if track not in vectors:
                 raise NoVectorError(f"track {track} has no {spec.name} vector yet")
-        hops = path_between(vectors, a, b, steps)
+        if configured_backend(self.store, backend) == "faiss":
+            hops = path_between(vectors, a, b, steps)
+        else:
+            order = path_through_index(self.index(spec.name, backend), vectors, a, b, steps)
+            hops = [(a, 1.0)] + [(cur, float(vectors[prev] @ vectors[cur]))
+                                 for prev, cur in zip(order[:-1], order[1:], strict=True)]
         out = []
         for track_id, sim in hops:
             row = self.store.get_track(track_id)
@@ -373,8 +422,12 @@ def analyze_file(
     max_duration_s: float | None = None,
     min_duration_s: float = 1.0,
     model: str | None = DEFAULT_MODEL,
+    rhythm: str = DEFAULT_RHYTHM_BACKEND,
 ) -> dict:
     """Run every registered stage, and ``model``'s embed and tag stages, on one file.
+
+    ``rhythm`` names the beat tracker (:data:`~songscape.models.rhythm.RHYTHM_BACKENDS`;
+    ``"madmom"`` is opt-in: its weights are non-commercial).
 
     Returns one JSON-ready object: file info and tags (``format``, ``sample_rate`` —
     the file's own rate —, ``channels``, ``title``, ...) and the descriptors
@@ -394,6 +447,8 @@ def analyze_file(
     out: dict = {"path": str(Path(path).expanduser().resolve())}
     extra = model_stage_names((model,), (model,) if get_spec(model).labels else ()) if model else []
     for stage in pipeline_stages(extra):
+        if stage.name == DescriptorsStage.name and rhythm != DEFAULT_RHYTHM_BACKEND:
+            stage = DescriptorsStage(rhythm)
         payload = stage.run(ctx)
         if hasattr(payload, "json_fields"):
             out.update(payload.json_fields())

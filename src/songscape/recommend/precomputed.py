@@ -4,6 +4,11 @@
 table, or in Redis (keys ``songscape:recs:<model>:<user>``, JSON values; the ``scale``
 extra), with the digest of the events they came from; :func:`read_precomputed` returns a
 stored list only while that digest is the current one.
+
+In Redis the lists of one run form a version that replaces the previous one atomically
+(:class:`~songscape.recommend.redis_lists.RedisLists`: pipelined writes into bucketed
+hashes ``songscape:recs:<model>:v<n>:b<bucket>``, then one swap of
+``songscape:recs:<model>:current``), so readers never see a half-written set.
 """
 
 from __future__ import annotations
@@ -13,24 +18,11 @@ import time
 
 from songscape.catalog import listening
 from songscape.catalog.store import LibraryStore
-from songscape.extras import require
 from songscape.recommend.fitting import events_digest, get_model, rank_user
+from songscape.recommend.redis_lists import RedisLists, encode_list, redis_client
 
+#: First part of every Redis key of the precomputed recommendations.
 REDIS_PREFIX = "songscape:recs:"
-#: Seconds a Redis call may take before it fails.
-REDIS_TIMEOUT_S = 5
-
-
-def redis_client(url: str):
-    """A Redis client for ``url`` (``redis://host:port/db``).
-
-    Raises
-    ------
-    MissingExtraError
-        The ``redis`` package (the ``scale`` extra) is not installed.
-    """
-    redis = require("redis", "scale", "precomputed recommendations in Redis (--redis)")
-    return redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_S)
 
 
 def precompute(
@@ -54,22 +46,20 @@ def precompute(
     t0 = time.perf_counter()
     fitted = get_model(store, model)
     now = time.time()
-    rows = []
-    for user, u in fitted.user_index.items():
-        items, scores = rank_user(fitted, u, k)
-        payload = [[x, round(float(s), 6)] for x, s in zip(items, scores, strict=True)]
-        rows.append((user, json.dumps(payload)))
+    rows = [(user, *rank_user(fitted, u, k)) for user, u in fitted.user_index.items()]
+    version = None
     if redis_url:
-        client = redis_client(redis_url)
-        pipe = client.pipeline(transaction=False)
-        for user, payload in rows:
-            value = {"k": k, "digest": fitted.digest, "created_at": now,
-                     "items": json.loads(payload)}  # fmt: skip
-            pipe.set(f"{REDIS_PREFIX}{model}:{user}", json.dumps(value))
-        pipe.execute()
+        lists = RedisLists(redis_client(redis_url), "recs", model)
+        encoded = ((user, encode_list(items, scores)) for user, items, scores in rows)
+        version = lists.write(encoded, {"k": k, "digest": fitted.digest})["version"]
         target = redis_url
     else:
-        stored = [(user, k, payload, fitted.digest, now) for user, payload in rows]
+        stored = [
+            (user, k, json.dumps([[x, round(float(s), 6)]
+                                  for x, s in zip(items, scores, strict=True)]),
+             fitted.digest, now)
+            for user, items, scores in rows
+        ]  # fmt: skip
         listening.in_transaction(
             store,
             lambda conn: listening.replace_recommendations(conn, model, stored),
@@ -81,6 +71,7 @@ def precompute(
         "k": k,
         "users": len(rows),
         "target": target,
+        "version": version,
         "digest": fitted.digest,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -97,13 +88,10 @@ def read_precomputed(
     (``digest`` defaults to the current events' digest)."""
     digest = digest or events_digest(store)
     if redis_url:
-        raw = redis_client(redis_url).get(f"{REDIS_PREFIX}{model}:{user}")
-        if raw is None:
+        found = RedisLists(redis_client(redis_url), "recs", model).read(user)
+        if found is None or found[0].get("digest") != digest:
             return None
-        value = json.loads(raw)
-        if value.get("digest") != digest:
-            return None
-        return {"k": int(value["k"]), "items": value["items"], "source": "redis"}
+        return {"k": int(found[0]["k"]), "items": found[1], "source": "redis"}
     row = listening.precomputed_list(store.conn, user, model)
     if row is None or row["events_digest"] != digest:
         return None

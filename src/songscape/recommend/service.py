@@ -20,11 +20,15 @@ This module also re-exports the names of those modules that callers use
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from songscape.catalog import listening
+from songscape.catalog.settings import get_setting
 from songscape.catalog.store import LibraryStore, TrackNotFoundError
 from songscape.errors import NoEventsError, UnknownItemError, UnknownUserError, UnknownWordsError
+from songscape.extras import require
 from songscape.recommend.base import top_k
 from songscape.recommend.coldstart import fold_in_user
 from songscape.recommend.fitting import (
@@ -47,6 +51,8 @@ from songscape.recommend.word_recs import (
     get_words_model,
     recommend_words,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CACHE_DIR",
@@ -86,6 +92,26 @@ def users_summary(store: LibraryStore) -> list[dict]:
     ]
 
 
+def read_precomputed_or_configured(
+    store: LibraryStore, user: str, model: str, digest: str, redis_url: str | None
+) -> dict | None:
+    """:func:`read_precomputed` from ``redis_url``, else from the library's ``serve.redis``
+    setting (how the HTTP API reads Redis), else from SQLite. A configured Redis that
+    cannot be reached is logged and skipped (the model answers); an explicit
+    ``redis_url`` that fails raises."""
+    if redis_url is not None:
+        return read_precomputed(store, user, model, digest, redis_url)
+    configured = get_setting(store, "serve.redis")
+    if configured:
+        redis = require("redis", "scale", "serve.redis (precomputed lists in Redis)")
+        try:
+            return read_precomputed(store, user, model, digest, configured)
+        except redis.RedisError as err:
+            log.warning("serve.redis %s: %s; answering from the model", configured, err)
+            return None
+    return read_precomputed(store, user, model, digest, None)
+
+
 def recommend_user(
     store: LibraryStore,
     user: str,
@@ -97,7 +123,8 @@ def recommend_user(
 ) -> dict:
     """Top-k for a user of the library's events.
 
-    A fresh precomputed list (SQLite, or Redis with ``redis_url``) of at least ``k``
+    A fresh precomputed list (SQLite, or Redis with ``redis_url`` or the library's
+    ``serve.redis`` setting) of at least ``k``
     items is served when there is one and ``explain`` is off; otherwise the model is
     fitted (or loaded from the cache).
 
@@ -118,7 +145,7 @@ def recommend_user(
         raise UnknownUserError(f"no user {user!r} with listening events in the library")
     digest = events_digest(store)
     if use_precomputed and not explain:
-        stored = read_precomputed(store, user, model, digest, redis_url)
+        stored = read_precomputed_or_configured(store, user, model, digest, redis_url)
         if stored is not None and stored["k"] >= k:
             items, scores = zip(*stored["items"][:k], strict=True) if stored["items"] else ((), ())
             return {"user": user, "model": model, "k": k, "source": stored["source"],

@@ -18,6 +18,8 @@ Filter syntax (``--filter`` on the CLI, ``filters=[...]`` in Python):
                        vocabulary with ``tag=mtt:piano``)
 ``duration=120..300``  duration in seconds within the range
 ``artist=Name``        only that artist (case-insensitive)
+``valence=-1..-0.3``   valence (-1...1) within the range, or ``positive``/``negative``;
+                       ``arousal=0.2..`` likewise, or ``high``/``low`` (issue 19)
 =====================  ==================================================================
 """
 
@@ -37,6 +39,7 @@ from songscape.catalog.vectors import healthy_filter_facts, healthy_tag_rows, tr
 from songscape.errors import QueryError, UnknownModelError
 from songscape.models.registry import get_spec
 from songscape.notation import camelot_distance, compatible_keys, key_name, parse_key
+from songscape.search.emotion_terms import parse_emotion_range, tracks_in_ranges
 
 #: A tag passes ``tag=`` filters, and counts as shared, when it is among this many of a
 #: track's most probable tags (per vocabulary).
@@ -57,11 +60,14 @@ class Filters:
     duration: tuple[float, float] | None = None
     artist: str | None = None
     other_artists: bool = False
+    valence: tuple[float, float] | None = None  # -1..1 (issue 19)
+    arousal: tuple[float, float] | None = None
 
     @property
     def restricts(self) -> bool:
         return any(
-            (self.tempo, self.key, self.tags, self.duration, self.artist, self.other_artists)
+            (self.tempo, self.key, self.tags, self.duration, self.artist, self.other_artists,
+             self.valence, self.arousal)
         )
 
 
@@ -110,16 +116,23 @@ def parse_filters(
             out.tags.append((source.lower() if colon else None, tag.strip()))
         elif name == "artist":
             out.artist = value
+        elif name in ("valence", "arousal"):
+            setattr(out, name, parse_emotion_range(name, value))
         else:
             raise QueryError(
-                f"unknown filter {name!r}; filters: tempo, key, tag, duration, artist"
+                f"unknown filter {name!r}; filters: tempo, key, tag, duration, artist, "
+                "valence, arousal"
             )
     return out
 
 
-def _norm(text: str | None) -> str:
+def fold_name(text: str | None) -> str:
+    """An artist name as the filters compare it: accent-free, case-folded, stripped."""
     text = unicodedata.normalize("NFKD", text or "")
     return "".join(c for c in text if not unicodedata.combining(c)).casefold().strip()
+
+
+_norm = fold_name
 
 
 def _tempo_ok(tempo: float | None, lo: float, hi: float, half_double: bool) -> bool:
@@ -160,6 +173,9 @@ def allowed_tracks(
     if not filters.restricts:
         return None
     rows = healthy_filter_facts(store.conn)
+    moods = tracks_in_ranges(store, filters.valence, filters.arousal)
+    if moods is not None:
+        rows = [r for r in rows if r["id"] in moods]
     keys: set[str] | None = None
     if filters.key == "compatible":
         if not query or not query.get("key"):
@@ -268,14 +284,26 @@ def similar_to_vector(
     if k < 1:
         raise QueryError(f"k must be at least 1, got {k}")
     filters = filters or Filters()
-    allowed = allowed_tracks(store, filters, query)
-    if allowed is not None and not allowed:
-        return []
-    hits = index.search(vector, k, exclude=exclude or set(), allowed=allowed)
+    if getattr(index, "pushes_down_filters", False):  # e.g. Milvus: scalar filters in the engine
+        hits = index.search_filtered(vector, k, filters, query, exclude=exclude or set())
+    else:
+        allowed = allowed_tracks(store, filters, query)
+        if allowed is not None and not allowed:
+            return []
+        hits = index.search(vector, k, exclude=exclude or set(), allowed=allowed)
+    return explained_results(store, hits, query, filters.half_double)
+
+
+def explained_results(
+    store: LibraryStore, hits: list[tuple[str, float]], query: dict[str, Any],
+    half_double: bool = False,
+) -> list[dict]:
+    """Result entries (facts, score, explanation against ``query``) of ``(track id,
+    score)`` hits, e.g. a precomputed similar list."""
     results = []
     for track_id, score in hits:
         facts = _track_facts(store, track_id)
-        results.append(_result(facts, score, explain(query, facts, filters.half_double)))
+        results.append(_result(facts, score, explain(query, facts, half_double)))
     return results
 
 

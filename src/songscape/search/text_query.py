@@ -41,6 +41,7 @@ import numpy as np
 
 from songscape.catalog.store import LibraryStore
 from songscape.catalog.vectors import healthy_tag_rows, healthy_track_metadata
+from songscape.search.emotion_terms import mood_matches, mood_scores
 from songscape.search.text_encoder import (
     MetadataEmbeddingCache,
     TextEncoder,
@@ -259,7 +260,8 @@ class TextQueryEngine:
             return TextSearchResult(query, intent, self._just_play(catalog, entries, z, k, seed))
 
         n = len(catalog.ids)
-        if not intent.patterns:
+        moods = mood_matches(query)  # issue 19: mood words use the stored valence/arousal
+        if not intent.patterns and not moods:
             return TextSearchResult(query, intent, [])
         col = {(e.model, e.tag): j for j, e in enumerate(entries)}
         matched = [(m, col[(m.model, m.tag)]) for m in intent.tags]
@@ -283,7 +285,11 @@ class TextQueryEngine:
                     best[i] = max(best[i], m.score)
                     meta_by_track.setdefault(i, []).append(m)
             boost += FIELD_BOOST[fld] * best
-        score = tag_score + boost
+        mood_score, mood_explain = mood_scores(self.store, catalog.ids, moods)
+        score = tag_score + boost + mood_score
+        if mood_explain:
+            intent.notes.append("mood words use valence/arousal: " + ", ".join(
+                m.word for m in moods))  # fmt: skip
         by_phrase: dict[str, list[tuple[str, int]]] = {}
         for m, j in matched:
             if m.weight > 0 and m.via == "name":
@@ -321,6 +327,8 @@ class TextQueryEngine:
                 + [f"{m['field']} = {m['value']!r}" for m in metas]
             )
             results.append(self._result(catalog, i, float(score[i]), tags, metas, note))
+            if catalog.ids[i] in mood_explain:
+                results[-1]["explanation"]["emotion"] = mood_explain[catalog.ids[i]]
         return TextSearchResult(query, intent, results)
 
     @staticmethod

@@ -28,9 +28,16 @@ from fastapi.staticfiles import StaticFiles
 
 from songscape import __version__
 from songscape.search.text_query import get_text_encoder
+from songscape.server.contract import install_contract
 from songscape.server.deps import ServerState, Settings
 from songscape.server.errors import install_error_handlers
 from songscape.server.routers import audio, maps, page, recommend, search, stats, tracks
+from songscape.server.routers import identify as identify_routes
+from songscape.server.routers import paths as path_routes
+from songscape.server.routers import playlists as playlist_routes
+from songscape.server.routers import sing as sing_routes
+from songscape.server.routers import taggram as taggram_routes
+from songscape.server.routers import users as user_routes
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +86,18 @@ def create_app(
     )
     app.state.songscape = state
     install_error_handlers(app)
+    install_contract(app)  # errors in OpenAPI, HEAD, headers, gzip, offline docs, auth
     # The order of the routes is the order of /openapi.json.
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     for module in (stats, tracks, audio, search, maps, recommend):
         app.include_router(module.router)
+    app.include_router(path_routes.router)
+    app.include_router(playlist_routes.router)
+    app.include_router(user_routes.router)
+    app.include_router(taggram_routes.router)
+    app.include_router(identify_routes.router)
+    app.include_router(sing_routes.router)
     return app
 
 

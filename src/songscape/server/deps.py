@@ -189,7 +189,8 @@ class ServerState:
                 )  # fmt: skip
                 maps.save_map(path, result)
             tag_model, fields = self.fields(catalog_version)
-            payload = payloads.map_payload(result, tag_model, fields)
+            names = self.call(payloads.map_cluster_names, tag_model, result)
+            payload = payloads.map_payload(result, tag_model, fields, names)
             body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
             with self._lock:
                 self._maps[key] = (catalog_version, body, payload)

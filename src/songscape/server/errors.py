@@ -24,9 +24,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from songscape.errors import (
+    AudioError,
     CatalogBusyError,
+    FingerprintError,
+    LyricsError,
     NoEventsError,
     NoVectorError,
+    PlaylistFormatError,
+    PlaylistNotFoundError,
     QueryError,
     TrackNotFoundError,
     UnknownItemError,
@@ -39,12 +44,17 @@ from songscape.errors import (
 ERROR_STATUS: dict[type[Exception], int] = {
     UnknownModelError: 400,
     QueryError: 400,
+    LyricsError: 400,
     TrackNotFoundError: 404,
     NoVectorError: 404,
     UnknownUserError: 404,
     UnknownItemError: 404,
     UnknownWordsError: 404,
     NoEventsError: 404,
+    PlaylistNotFoundError: 404,
+    PlaylistFormatError: 400,
+    AudioError: 400,  # an uploaded clip: undecodable, too short, silent
+    FingerprintError: 409,  # no fingerprints in the library yet (ingest adds them)
     CatalogBusyError: 503,  # a long write holds the catalog: try again shortly
 }
 

@@ -111,7 +111,7 @@ def build_synthetic_library(
             "key_confidence": float(rng.uniform(0.3, 1)),
             "loudness_lufs": float(rng.uniform(-24, -6)), "energy_rate_hz": 43.07,
             "spectral_centroid_hz": float(rng.uniform(800, 4000)),
-            "onset_rate_hz": float(rng.uniform(0.5, 6)),
+            "onset_rate_hz": float(rng.uniform(0.5, 6)), "rhythm_method": None,
         }  # fmt: skip
         vector = centres[g] + noise * rng.standard_normal(dim).astype(np.float32)
         tags: list[tuple[str, float]] = []

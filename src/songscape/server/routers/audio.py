@@ -50,8 +50,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     Returns
     -------
     tuple of int or None
-        None when the header asks for several ranges (the whole file is sent, as RFC 9110
-        allows). A last byte beyond the file is clipped to the file.
+        None when the header asks for several ranges or uses another unit than bytes (the
+        whole file is sent, as RFC 9110 allows). A last byte beyond the file is clipped to
+        the file.
 
     Raises
     ------
@@ -61,8 +62,10 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """
     text = header.strip()
     unit, _, spec = text.partition("=")
-    if unit.strip().lower() != "bytes" or not spec.strip():
-        raise RangeNotSatisfiableError(f"unsupported range {header!r} (only bytes=first-last)")
+    if unit.strip().lower() != "bytes":
+        return None  # a range unit we do not know is ignored (RFC 9110, 14.2): whole file
+    if not spec.strip():
+        raise RangeNotSatisfiableError(f"malformed range {header!r} (only bytes=first-last)")
     if "," in spec:
         return None
     m = re.fullmatch(r"\s*(\d*)\s*-\s*(\d*)\s*", spec)
@@ -107,6 +110,7 @@ def audio_type(path: str) -> str:
     response_class=StreamingResponse,
     responses={200: {"content": {"audio/*": {}}},
                206: {"description": "Partial content"},
+               304: {"description": "Not modified (If-None-Match matches the ETag)"},
                416: {"description": "Range not satisfiable"}},
 )  # fmt: skip
 def audio(track_id: str, request: Request, state: StateDep) -> Response:
@@ -132,6 +136,11 @@ def audio(track_id: str, request: Request, state: StateDep) -> Response:
         "Cache-Control": "no-cache",
     }
     media_type = audio_type(path)
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and (if_none_match.strip() == "*" or etag in
+                          [t.strip().removeprefix("W/") for t in if_none_match.split(",")]):
+        return Response(status_code=304, headers={k: headers[k] for k in ("ETag", "Cache-Control",
+                                                                          "Last-Modified")})
     span: tuple[int, int] | None = None
     range_header = request.headers.get("range")
     if_range = request.headers.get("if-range")

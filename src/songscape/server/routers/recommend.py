@@ -37,7 +37,8 @@ def recommend(
     words, or a library without listening events (for words: without playlists or
     events)."""
     if sum((user is not None, bool(seed), words is not None)) != 1:
-        raise ApiError(422, "bad parameter — give exactly one of user, seed, words")
+        # 400, not 422: the schema cannot say "exactly one of"; every value was well-formed
+        raise ApiError(400, "bad parameter — give exactly one of user, seed, words")
     # The service's own errors answer by ERROR_STATUS (404); its plain ValueErrors are
     # input it cannot use (no words, ...), a LookupError something it could not find.
     with plain_errors_as({LookupError: 404, ValueError: 400}):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal
 
-import numpy as np
 from fastapi import APIRouter, Query
 
 from songscape.library.library import Library
@@ -17,20 +16,18 @@ router = APIRouter(tags=["tracks"])
 
 def track_detail(lib: Library, track_id: str) -> dict:
     """``Library.track`` for the API: public fields, ``display_title``, the number of
-    duplicates, the 10 most probable tags of both vocabularies and the highlight
-    (``{"start_s", "end_s"}`` in seconds, or None). Runs on the library thread."""
+    duplicates, the 10 most probable tags of both vocabularies, and
+    :meth:`Library.timeline`'s ``highlight`` (``{start_s, end_s, method, score}``),
+    ``sections``, ``energy_curve`` (``{times_s, values}``, values 0..1), ``beat_times``
+    and ``downbeat_times`` (each None when not computed). Runs on the library thread."""
     track = lib.track(track_id)
     tags = lib.tags(track_id)["tags"]
-    arrays = lib.store.get_arrays(track_id)
-    highlight = None
-    hl = arrays.get("highlight")
-    if hl is not None and np.size(hl) >= 2:
-        highlight = {"start_s": round(float(hl.flat[0]), 3), "end_s": round(float(hl.flat[1]), 3)}
     out = public_track(track)
     out["display_title"] = display_title(track["title"], track["path"])
     out["duplicates"] = len(track["duplicates"])
     out["top_tags"] = tags[:10]
-    out["highlight"] = highlight
+    # highlight, sections, energy_curve, beat_times, downbeat_times (issue 18)
+    out.update(lib.timeline(track_id))
     return out
 
 

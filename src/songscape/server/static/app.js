@@ -1,5 +1,7 @@
-/* songscape map page: a 3D scatter (plotly.js) of the library, selection, playback,
- * nearest songs, a distance filter and text search. No network beyond this server.
+/* songscape map page: a 3D scatter (plotly.js) of the library, named clusters, selection,
+ * playback, the N nearest songs, text search and a shareable URL per selection. The
+ * listening flows (queue, radio, path mode, hover previews, the energy curve) live in
+ * listen.js. No network beyond this server.
  *
  * State lives in `S`; `render()` rebuilds the plot from it with Plotly.react (the camera
  * is kept through `uirevision`). Every text that comes from the library goes into the
@@ -14,12 +16,15 @@ const PALETTE = [
 ];
 const OTHER_COLOUR = "#7f8796";
 const MAX_CATEGORIES = 19; // the rest is drawn as one "other" trace
-const NEIGHBOURS = 3;
+const NEIGHBOURS = 5;
+// Generic names that say nothing as a genre colour (also decided server-side for folders).
+const MIN_COVERAGE = 0.5; // a field colours the map by default when this share has a value
 
 const S = {
   map: null, // the /api/map payload
   index: new Map(), // track id -> point index
-  colour: "genre",
+  colour: null, // chosen from the fields present when the map loads
+  colourChosen: false, // the user (or the URL) picked one
   method: "umap",
   hidden: new Set(), // legend categories switched off
   selected: null, // point index
@@ -27,7 +32,10 @@ const S = {
   neighbours: [], // /similar results
   hits: [], // search result ids
   distance: null, // Float64Array aligned with points, or null
-  threshold: null, // number, or null = no distance filter
+  nearest: null, // number of nearest songs kept, or null = all songs
+  rank: null, // Int32Array: rank of each point by distance (selection = 0), or null
+  showLabels: true, // cluster names written in the scene
+  history: [], // ids selected before the current one (for "previous", key p)
   ready: false,
 };
 
@@ -90,7 +98,10 @@ function trackName(t) {
 
 function fieldValues(name) {
   const f = S.map.fields[name];
-  if (name === "cluster") return f.map((c) => `cluster ${c + 1}`);
+  if (name === "cluster") {
+    const names = S.map.cluster_names || [];
+    return f.map((c) => names[c] || `cluster ${c + 1}`);
+  }
   return f;
 }
 
@@ -99,13 +110,54 @@ function fieldKind(name) {
   return spec ? spec.kind : "categorical";
 }
 
+function fieldLabel(name) {
+  const spec = S.map.colour_fields.find((c) => c.name === name);
+  return spec ? spec.label : name;
+}
+
+// The default colouring: the first informative field present — genre, then the top tag,
+// then the clusters — where "informative" means at least MIN_COVERAGE of the points have
+// a value and there are at least two values.
+function defaultColour(map) {
+  const offered = new Set(map.colour_fields.map((f) => f.name));
+  for (const name of ["genre", "top_tag", "cluster"]) {
+    const values = map.fields[name];
+    if (!offered.has(name) || !values) continue;
+    const known = values.filter((v) => v !== null && v !== undefined && v !== "");
+    if (known.length >= MIN_COVERAGE * map.n && new Set(known.map(String)).size >= 2) return name;
+  }
+  return map.colour_fields.length ? map.colour_fields[0].name : "cluster";
+}
+
+// -- keys around the circle of fifths ------------------------------------------------
+const PITCHES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+
+// Position 0..11 of a key on the circle of fifths (C = 0, G = 1, …); a minor key sits at
+// its relative major (A minor = C). null for anything that is not "<note> major|minor".
+function fifthsPosition(key) {
+  const m = /^([A-G]#?)\s+(major|minor)$/i.exec(String(key || "").trim());
+  if (!m) return null;
+  let pc = PITCHES.indexOf(m[1].toUpperCase());
+  if (pc < 0) return null;
+  if (m[2].toLowerCase() === "minor") pc = (pc + 3) % 12;
+  return (pc * 7) % 12;
+}
+
+// Hue around the wheel by fifths; majors light, minors dark.
+function keyColour(key) {
+  const pos = fifthsPosition(key);
+  if (pos === null) return OTHER_COLOUR;
+  const minor = /minor$/i.test(String(key).trim());
+  return `hsl(${pos * 30}, ${minor ? 62 : 78}%, ${minor ? 42 : 62}%)`;
+}
+
 function categoryKey(v) {
   return v === null || v === undefined || v === "" ? "(unknown)" : String(v).toLowerCase();
 }
 
 // Categories by frequency, compared without case ("Jazz" and "jazz" are one); each is
 // labelled with its most frequent spelling.
-function categoriesOf(values) {
+function categoriesOf(values, byKey = false) {
   const counts = new Map();
   const spellings = new Map();
   for (const v of values) {
@@ -116,11 +168,18 @@ function categoriesOf(values) {
     bySpelling.set(text, (bySpelling.get(text) || 0) + 1);
     spellings.set(key, bySpelling);
   }
+  const byFifths = (a, b) => {
+    const pa = fifthsPosition(a[0]);
+    const pb = fifthsPosition(b[0]);
+    if (pa === null || pb === null) return (pa === null) - (pb === null);
+    return pa - pb || (/minor/.test(a[0]) - /minor/.test(b[0]));
+  };
   const sorted = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  const shown = sorted.slice(0, MAX_CATEGORIES).map(([k]) => k);
+  const shown = sorted.slice(0, byKey ? 24 : MAX_CATEGORIES).map(([k]) => k);
+  if (byKey) shown.sort((a, b) => byFifths([a], [b]));
   const label = new Map([...spellings.entries()].map(([k, m]) =>
     [k, [...m.entries()].sort((a, b) => b[1] - a[1])[0][0]]));
-  return { shown, label, other: sorted.length > MAX_CATEGORIES, nOther: sorted.length - shown.length };
+  return { shown, label, other: sorted.length > shown.length, nOther: sorted.length - shown.length };
 }
 
 // -- the plot --------------------------------------------------------------------------
@@ -128,9 +187,9 @@ function categoriesOf(values) {
 function visibleMask() {
   const n = S.map.n;
   const keep = new Uint8Array(n).fill(1);
-  if (S.threshold !== null && S.distance) {
+  if (S.nearest !== null && S.rank) {
     for (let i = 0; i < n; i++) {
-      if (!(S.distance[i] <= S.threshold)) keep[i] = 0;
+      if (!(S.rank[i] <= S.nearest)) keep[i] = 0;
     }
   }
   if (S.selected !== null) keep[S.selected] = 1;
@@ -142,13 +201,20 @@ function hoverText(i) {
   const title = escapeHtml(f.title[i]);
   const artist = f.artist[i] ? `<br>${escapeHtml(f.artist[i])}` : "";
   const value = S.colour === "title" ? "" : fieldValues(S.colour)[i];
-  const extra = value === null || value === undefined ? "" : `<br><i>${escapeHtml(value)}</i>`;
+  let extra = value === null || value === undefined ? "" : `<br><i>${escapeHtml(value)}</i>`;
+  if (S.colour === "genre" && f.genre_source && f.genre_source[i] === "folder") {
+    extra += " <span>(folder name)</span>";
+  }
   return `<b>${title}</b>${artist}${extra}`;
 }
 
+// Point size from the plot's area per point: big dots for a few songs on a laptop, small
+// ones for thousands of songs or a phone (where big dots merge into blobs).
 function markerSize() {
-  const n = S.map ? S.map.n : 0;
-  return n > 20000 ? 1.8 : n > 5000 ? 2.5 : n > 500 ? 3.5 : 6;
+  const n = S.map ? Math.max(1, S.map.n) : 1;
+  const box = $("#map").getBoundingClientRect();
+  const area = Math.max(1, box.width * box.height);
+  return Math.max(1.5, Math.min(8, box.width / 60, 0.11 * Math.sqrt(area / n)));
 }
 
 function pointsTrace(idx, name, colour, extra = {}) {
@@ -184,14 +250,15 @@ function buildTraces() {
       marker: {
         size: markerSize(), opacity: 0.9, color: withValue.map((i) => values[i]),
         colorscale: "Viridis", showscale: true,
-        colorbar: { title: { text: "BPM" }, thickness: 12, len: 0.5, x: 1.0 },
+        colorbar: { title: { text: fieldLabel(S.colour) }, thickness: 12, len: 0.5, x: 1.0 },
       },
       showlegend: false,
     }));
     if (without.length) traces.push(pointsTrace(without, "(unknown)", OTHER_COLOUR));
   } else {
     const values = fieldValues(S.colour);
-    const { shown, label, other, nOther } = categoriesOf(values);
+    const byKey = S.colour === "key";
+    const { shown, label, other, nOther } = categoriesOf(values, byKey);
     const slot = new Map(shown.map((c, k) => [c, k]));
     const groups = shown.map(() => []);
     const rest = [];
@@ -202,7 +269,8 @@ function buildTraces() {
       else groups[k].push(i);
     }
     shown.forEach((cat, k) => {
-      const colour = cat === "(unknown)" ? OTHER_COLOUR : PALETTE[k % PALETTE.length];
+      const colour = cat === "(unknown)" ? OTHER_COLOUR
+        : byKey ? keyColour(label.get(cat)) : PALETTE[k % PALETTE.length];
       traces.push(pointsTrace(groups[k], `${label.get(cat)} (${groups[k].length})`, colour, {
         legendgroup: cat, meta: cat, visible: S.hidden.has(cat) ? "legendonly" : true,
       }));
@@ -223,15 +291,45 @@ function buildTraces() {
   const hitIdx = S.hits.map((id) => S.index.get(id)).filter((i) => i !== undefined && keep[i]);
   if (hitIdx.length) traces.push(overlay(hitIdx, "search hits", "square", "#ffd166", 7));
   const nnIdx = S.neighbours.map((r) => S.index.get(r.id)).filter((i) => i !== undefined);
-  if (nnIdx.length) traces.push(overlay(nnIdx, "nearest 3", "circle", "#06d6a0", 8));
+  if (nnIdx.length) traces.push(overlay(nnIdx, "nearest", "circle", "#06d6a0", 8));
+  if (window.listenTraces) traces.push(...window.listenTraces());
   if (S.selected !== null) traces.push(overlay([S.selected], "selected", "diamond", "#ef476f", 11));
+  if (S.showLabels) traces.push(...clusterLabelTraces());
   return traces;
+}
+
+// Each cluster's name written at the centre of its points (all points, not just the
+// visible ones, so the names stay put while filtering).
+function clusterLabelTraces() {
+  const m = S.map;
+  const names = m.cluster_names || [];
+  const c = m.fields.cluster;
+  if (!names.length || !c || names.length < 2) return [];
+  const sum = names.map(() => [0, 0, 0, 0]);
+  for (let i = 0; i < m.n; i++) {
+    const s = sum[c[i]];
+    if (!s) continue;
+    s[0] += m.x[i]; s[1] += m.y[i]; s[2] += m.z[i]; s[3] += 1;
+  }
+  const idx = sum.map((s, k) => k).filter((k) => sum[k][3] > 0);
+  return [{
+    type: "scatter3d", mode: "text", name: "cluster names", meta: "__labels",
+    x: idx.map((k) => sum[k][0] / sum[k][3]),
+    y: idx.map((k) => sum[k][1] / sum[k][3]),
+    z: idx.map((k) => sum[k][2] / sum[k][3]),
+    text: idx.map((k) => names[k]),
+    customdata: idx.map(() => null),
+    textfont: { color: "#f4f7fb", size: window.innerWidth < 760 ? 10 : 13 },
+    hoverinfo: "skip", showlegend: false,
+  }];
 }
 
 function layout() {
   const narrow = window.innerWidth < 760;
   // Faint grid planes without labels: depth cues while rotating, no meaningless numbers.
+  // Fixed ranges (the map's unit cube), so filtering never re-fits the axes.
   const axis = {
+    range: [-0.03, 1.03], autorange: false,
     showgrid: true, gridcolor: "#26334d", zeroline: false, showline: false,
     showticklabels: false, ticks: "", title: { text: "" }, showspikes: false,
     showbackground: true, backgroundcolor: "#121a2a",
@@ -297,6 +395,8 @@ async function loadMap() {
     const i = S.index.get(S.selectedTrack.id);
     S.selected = i === undefined ? null : i;
   }
+  const offered = new Set(map.colour_fields.map((f) => f.name));
+  if (!S.colourChosen || !offered.has(S.colour)) S.colour = defaultColour(map);
   fillColourSelect(map.colour_fields);
   const used = map.method_used === "none" ? "no layout" : map.method_used.toUpperCase();
   status(map.n
@@ -314,6 +414,12 @@ async function loadMap() {
       const i = p.customdata !== undefined ? p.customdata : p.data.customdata[p.pointNumber];
       if (typeof i === "number") selectIndex(i);
     });
+    gd.on("plotly_hover", (ev) => {
+      const p = ev && ev.points && ev.points[0];
+      const i = p && (p.customdata !== undefined ? p.customdata : null);
+      if (typeof i === "number" && window.previewHover) window.previewHover(S.map.ids[i]);
+    });
+    gd.on("plotly_unhover", () => { if (window.previewStop) window.previewStop(); });
     gd.on("plotly_legendclick", (ev) => {
       const cat = ev.data[ev.curveNumber].meta;
       if (!cat || String(cat).startsWith("__") && cat !== "__other") return false;
@@ -335,36 +441,49 @@ async function loadMap() {
   S.ready = true;
   document.body.dataset.mapReady = "true";
   document.body.dataset.points = String(map.n);
+  document.body.dataset.colour = S.colour;
 }
 
+// The colour fields the server offers (the list grows as the library gains fields).
 function fillColourSelect(fields) {
   const select = $("#colour-by");
-  if (select.options.length) return;
-  for (const f of fields) select.append(el("option", { value: f.name, text: f.label }));
+  const have = [...select.options].map((o) => o.value).join("\n");
+  if (have !== fields.map((f) => f.name).join("\n")) {
+    select.replaceChildren(...fields.map((f) => el("option", { value: f.name, text: f.label })));
+  }
   select.value = S.colour;
 }
 
 // -- selection -------------------------------------------------------------------------
 
-async function selectId(id) {
+async function selectId(id, options = {}) {
   const i = S.index.get(id);
-  if (i !== undefined) return selectIndex(i);
-  return selectTrack(id, null);
+  return selectTrack(id, i === undefined ? null : i, options);
 }
 
 async function selectIndex(i) {
   return selectTrack(S.map.ids[i], i);
 }
 
+// Select a song: info panel, playback (from its highlight), nearest songs, distances and
+// the page URL (?track=ID). options.autoplay=false selects without playing;
+// options.fromHistory does not push the previous selection on the history.
 let selectSeq = 0;
-async function selectTrack(id, i) {
+async function selectTrack(id, i, options = {}) {
   const seq = ++selectSeq;
+  if (S.selectedTrack && S.selectedTrack.id !== id && !options.fromHistory) {
+    S.history.push(S.selectedTrack.id);
+  }
   S.selected = i;
   S.neighbours = [];
   S.distance = null;
-  S.threshold = null;
+  S.rank = null;
   resetSlider(true);
   render();
+  setUrlTrack(id);
+  if (window.pathPick && window.pathPick(id)) {
+    // path mode took the click as A or B; the song is still selected below
+  }
   const head = $("#info-head");
   head.replaceChildren(el("p", { class: "placeholder", text: "Loading…" }));
   let track;
@@ -377,10 +496,30 @@ async function selectTrack(id, i) {
   }
   if (seq !== selectSeq) return; // another selection came later
   S.selectedTrack = track;
+  document.body.dataset.selected = track.id;
   showInfo(track);
-  play(track, true);
+  if (options.autoplay !== false) play(track, { autoplay: true });
   loadNeighbours(track.id);
   loadDistances(track.id);
+}
+
+function setUrlTrack(id) {
+  const url = new URL(window.location.href);
+  url.searchParams.set("track", id);
+  window.history.replaceState(null, "", url);
+}
+
+// Back to the song selected before this one (key p).
+function previousSong() {
+  const id = S.history.pop();
+  if (id) selectId(id, { fromHistory: true });
+}
+
+// The nearest song not visited in this walk (key n).
+function nextNeighbour() {
+  const seen = new Set(S.history);
+  const next = S.neighbours.find((r) => !seen.has(r.id));
+  if (next) selectId(next.id);
 }
 
 function showInfo(t) {
@@ -388,7 +527,15 @@ function showInfo(t) {
   const add = (name, value) => facts.append(
     el("div", {}, el("dt", { text: name }), el("dd", { text: value })));
   add("Album", t.album || "–");
-  add("Genre", t.genre || "–");
+  let genre = t.genre || "–";
+  if (!t.genre && S.map) {
+    const i = S.index.get(t.id);
+    const f = S.map.fields;
+    if (i !== undefined && f.genre[i]) {
+      genre = `${f.genre[i]} (${f.genre_source && f.genre_source[i] === "labels" ? "labels file" : "folder name"})`;
+    }
+  }
+  add("Genre", genre);
   add("Tempo", fmt(t.tempo_bpm, 1, " BPM"));
   add("Key", t.key || "–");
   add("Loudness", fmt(t.loudness_lufs, 1, " LUFS"));
@@ -406,16 +553,22 @@ function showInfo(t) {
     el("h2", { id: "info-title", text: t.display_title || t.title || t.filename }),
     el("p", { id: "info-artist", class: "artist", text: t.artist || "unknown artist" }),
   );
-  $("#info-body").replaceChildren(
-    facts,
+  const body = [facts];
+  if (window.songTimeline) body.unshift(window.songTimeline(t));
+  body.push(
     el("h3", { text: "Top tags" }),
     tags.childNodes.length ? tags : el("p", { class: "muted", text: "no tags yet" }),
   );
+  if (window.taggramFigure) body.push(window.taggramFigure(t));
+  $("#info-body").replaceChildren(...body);
+  $("#song-actions").hidden = false;
 }
 
-function play(track, autoplay) {
+// Play a track; from its highlight unless options.fromStart (the "0:00" button).
+function play(track, options = {}) {
   const player = $("#player");
-  const start = track.highlight ? track.highlight.start_s : 0;
+  const hl = track.highlight;
+  const start = hl && !options.fromStart ? hl.start_s : 0;
   player.src = track.audio_url;
   player.dataset.trackId = track.id;
   player.dataset.start = String(start);
@@ -423,19 +576,48 @@ function play(track, autoplay) {
     if (start > 0) player.currentTime = start;
   };
   player.addEventListener("loadedmetadata", seek, { once: true });
-  $("#now-playing").textContent = `${autoplay ? "Selected" : "Playing"}: ${trackName(track)}`
-    + (track.highlight ? ` (from the highlight at ${duration(start)})` : "");
+  $("#now-playing").textContent = `${options.autoplay ? "Selected" : "Playing"}: ${trackName(track)}`
+    + (start > 0 ? ` (from the highlight at ${duration(start)})` : "");
+  if (window.previewStop) window.previewStop();
   player.play().catch(() => { /* autoplay may be refused; the controls are there */ });
+}
+
+// -- the similar panel -------------------------------------------------------------------
+
+function similarQuery(id) {
+  const q = new URLSearchParams({ k: String(NEIGHBOURS) });
+  const t = S.selectedTrack;
+  if ($("#sim-key").checked) q.append("filter", "key=compatible");
+  if ($("#sim-tempo").checked && t && t.tempo_bpm) {
+    q.append("filter", `tempo=${(t.tempo_bpm * 0.92).toFixed(1)}..${(t.tempo_bpm * 1.08).toFixed(1)}`);
+  }
+  if ($("#sim-artists").checked) q.set("other_artists", "true");
+  return `/api/tracks/${encodeURIComponent(id)}/similar?${q}`;
+}
+
+// Why a song is near the selection, in words, from the API's explanation.
+function explainText(r) {
+  const e = r.explanation || {};
+  const parts = [`similarity ${r.score.toFixed(2)}`];
+  if (e.shared_tags && e.shared_tags.length) {
+    parts.push(`shares ${e.shared_tags.slice(0, 3).map((t) => t.split(":").pop()).join(", ")}`);
+  }
+  if (e.tempo) parts.push(`±${e.tempo.bpm_diff} BPM`);
+  if (e.key) parts.push(e.key.compatible ? `key fits (${r.key})` : `key ${r.key}`);
+  if (e.same_artist) parts.push("same artist");
+  return parts.join(" · ");
 }
 
 async function loadNeighbours(id) {
   const list = $("#neighbours");
   list.replaceChildren(el("li", { class: "muted", text: "Finding the nearest songs…" }));
+  delete list.dataset.for;
   try {
-    const res = await api(`/api/tracks/${encodeURIComponent(id)}/similar?k=${NEIGHBOURS}`);
+    const res = await api(similarQuery(id));
     if (!S.selectedTrack || S.selectedTrack.id !== id) return;
     S.neighbours = res.results;
-    fillList(list, res.results, (r) => `similarity ${r.score.toFixed(2)}`);
+    fillList(list, res.results, explainText);
+    list.dataset.for = id;
     render();
   } catch (err) {
     list.replaceChildren(el("li", { class: "error", text: err.message }));
@@ -449,17 +631,21 @@ function fillList(list, tracks, describe) {
   }
   list.replaceChildren(...tracks.map((t) => {
     const name = trackName(t);
-    return el("li", { "data-id": t.id },
+    const id = t.id || t.track_id;
+    return el("li", { "data-id": id },
       el("button", { type: "button", class: "pick", title: "Select this song",
-                     onclick: () => selectId(t.id) },
+                     onclick: () => selectId(id) },
         el("span", { class: "name", text: name }),
         el("span", { class: "muted small", text: describe(t) })),
+      el("button", { type: "button", class: "queue-add", "aria-label": `Add ${name} to the queue`,
+                     title: "Add to the queue",
+                     onclick: () => window.enqueue && window.enqueue([t]) }, "+"),
       el("button", { type: "button", class: "play", "aria-label": `Play ${name}`,
-                     onclick: () => play(t, false) }, "▶"));
+                     onclick: () => play({ ...t, id }, {}) }, "▶"));
   }));
 }
 
-// -- distance filter -------------------------------------------------------------------
+// -- "N nearest songs" filter ------------------------------------------------------------
 
 async function loadDistances(id) {
   try {
@@ -471,38 +657,37 @@ async function loadDistances(id) {
       if (i !== undefined) d[i] = res.distance[k];
     });
     S.distance = d;
-    let max = 0;
-    for (const v of d) if (Number.isFinite(v) && v > max) max = v;
+    // Rank of each point by distance; the selection is rank 0, its nearest song rank 1.
+    const self = S.index.get(id);
+    const order = [...d.keys()].filter((i) => Number.isFinite(d[i]) && i !== self)
+      .sort((a, b) => d[a] - d[b] || a - b);
+    const rank = new Int32Array(S.map.n).fill(2147483647);
+    if (self !== undefined) rank[self] = 0;
+    order.forEach((i, k) => { rank[i] = k + 1; });
+    S.rank = rank;
     const slider = $("#distance");
-    slider.max = String(Math.max(0.01, Math.ceil(max * 100) / 100));
+    slider.max = String(Math.max(1, order.length));
     slider.value = slider.max;
     slider.disabled = false;
+    S.nearest = null;
     updateDistanceLabel();
   } catch (err) {
     $("#distance-value").textContent = `unavailable (${err.message})`;
   }
 }
 
-function countWithin(threshold) {
-  let n = 0;
-  for (const v of S.distance) if (v <= threshold) n++;
-  return n;
-}
-
 function updateDistanceLabel() {
   const slider = $("#distance");
-  const value = Number(slider.value);
-  const all = S.threshold === null;
-  const n = S.distance ? countWithin(value) : 0;
-  $("#distance-value").textContent = all
-    ? `all songs (max ${Number(slider.max).toFixed(2)})`
-    : `≤ ${value.toFixed(3)} · ${n} song${n === 1 ? "" : "s"}`;
+  const n = Number(slider.value);
+  $("#distance-value").textContent = S.nearest === null
+    ? `all ${slider.max} songs`
+    : `${n} nearest song${n === 1 ? "" : "s"}`;
 }
 
 function onDistance() {
   const slider = $("#distance");
   const value = Number(slider.value);
-  S.threshold = value >= Number(slider.max) ? null : value;
+  S.nearest = value >= Number(slider.max) ? null : value;
   updateDistanceLabel();
   render();
 }
@@ -510,6 +695,7 @@ function onDistance() {
 function resetSlider(disable) {
   const slider = $("#distance");
   slider.value = slider.max;
+  S.nearest = null;
   if (disable) {
     slider.disabled = true;
     $("#distance-value").textContent = "loading…";
@@ -519,12 +705,13 @@ function resetSlider(disable) {
 }
 
 function resetFilters() {
-  S.threshold = null;
+  S.nearest = null;
   S.hidden.clear();
   S.hits = [];
   $("#search-results").replaceChildren();
   $("#search-intent").textContent = "";
-  if (S.distance) resetSlider(false);
+  $("#results-panel").hidden = true;
+  if (S.rank) resetSlider(false);
   render();
 }
 
@@ -534,6 +721,8 @@ async function search(ev) {
   ev.preventDefault();
   const q = $("#search-input").value.trim();
   const list = $("#search-results");
+  const panel = $("#results-panel");
+  panel.hidden = false;
   if (!q) {
     list.replaceChildren(el("li", { class: "muted", text: "Type some words first." }));
     return;
@@ -548,6 +737,7 @@ async function search(ev) {
       : res.results.filter((r) => r.score > 0);
     const shown = strong.length ? strong : res.results.slice(0, 5);
     S.hits = shown.map((r) => r.id);
+    S.lastResults = shown;
     const n = shown.length;
     $("#search-intent").textContent = `“${q}” understood as: ${patterns.join(", ") || "nothing in particular"}. `
       + `${n} song${n === 1 ? "" : "s"}${strong.length ? "" : " (weak matches)"}, marked in yellow.`;
@@ -556,6 +746,20 @@ async function search(ev) {
   } catch (err) {
     list.replaceChildren(el("li", { class: "error", text: err.message }));
   }
+  // Keep the results in view: the side panel scrolls to them (on a phone, the page does).
+  panel.scrollIntoView({ block: window.innerWidth < 760 ? "start" : "nearest", behavior: "instant" });
+}
+
+// -- keys ------------------------------------------------------------------------------
+
+function onKey(ev) {
+  const tag = (ev.target && ev.target.tagName) || "";
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.key === "n") nextNeighbour();
+  else if (ev.key === "p") previousSong();
+  else if (ev.key === "/") { ev.preventDefault(); $("#search-input").focus(); }
+  else if (ev.key === "q" && S.selectedTrack && window.enqueue) window.enqueue([S.selectedTrack]);
+  else return;
 }
 
 // -- start -----------------------------------------------------------------------------
@@ -571,7 +775,7 @@ async function loadSummary() {
   }
 }
 
-function start() {
+async function start() {
   if (typeof Plotly === "undefined") {
     status("plotly.js did not load (is the `plotly` Python package installed?)");
     return;
@@ -584,6 +788,8 @@ function start() {
   });
   $("#colour-by").addEventListener("change", (ev) => {
     S.colour = ev.target.value;
+    S.colourChosen = true;
+    document.body.dataset.colour = S.colour;
     S.hidden.clear();
     render();
   });
@@ -592,12 +798,48 @@ function start() {
     S.hidden.clear();
     loadMap();
   });
+  $("#show-labels").addEventListener("change", (ev) => {
+    S.showLabels = ev.target.checked;
+    render();
+  });
+  for (const id of ["#sim-key", "#sim-tempo", "#sim-artists"]) {
+    $(id).addEventListener("change", () => {
+      if (S.selectedTrack) loadNeighbours(S.selectedTrack.id);
+    });
+  }
+  $("#share").addEventListener("click", shareLink);
+  document.addEventListener("keydown", onKey);
   window.addEventListener("resize", () => render());
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("colour")) {
+    S.colour = params.get("colour");
+    S.colourChosen = true;
+  }
   loadSummary();
-  loadMap();
+  await loadMap();
+  const track = params.get("track");
+  if (track && S.map) selectId(track, { autoplay: false });
+}
+
+async function shareLink() {
+  const url = window.location.href;
+  const out = $("#share-url");
+  out.value = url;
+  out.hidden = false;
+  out.select();
+  try {
+    await navigator.clipboard.writeText(url);
+    $("#share").textContent = "Link copied";
+  } catch (_) {
+    $("#share").textContent = "Copy the link";
+  }
+  setTimeout(() => { $("#share").textContent = "Share link"; }, 2500);
 }
 
 // For tests and the console: the state and the actions the page performs.
-window.songscape = { state: S, selectId, selectIndex, render, search };
+window.songscape = {
+  state: S, selectId, selectIndex, render, search, play, api, el, trackName, duration,
+  nextNeighbour, previousSong,
+};
 
 document.addEventListener("DOMContentLoaded", start);

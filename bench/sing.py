@@ -1,0 +1,393 @@
+"""Measure ``sing``: pitch trackers, range estimates, metamorphic checks, singer retrieval, speed.
+
+Writes ``bench/results/sing.json``. Parts (each a key of ``results``):
+
+``synthetic_pitch``
+    Synthetic sung melodies with a known f0 (``songscape.audio.voice_synth``: vibrato
+    ±30 cents at 5.5 Hz, 60 ms glides, breath noise at -30 and -20 dB, three ranges):
+    raw pitch accuracy (``mir_eval.melody``, 50 cents) per tracker, and the error of the
+    estimated full range's ends against the range of the true contour (semitones).
+``mir1k_pitch``
+    mir1k_half's isolated voices (right channel), ``--mir1k-per-singer`` clips per
+    singer (the first by name): raw pitch accuracy against the PitchLabel files (frames
+    of 20 ms, first centred at 20 ms) and the tessitura error (median estimated minus
+    median labelled pitch, semitones), per tracker. ``crepe-full`` runs on
+    ``--full-limit`` clips only (about 20x the compute of ``tiny``).
+``metamorphic``
+    Jamendo songs (``--jamendo-songs``): the first ``--segment-s`` seconds of sung lines
+    (line annotations), vocal-dominant signal (HPSS + REPET-SIM) as in the ``vocals``
+    stage. Pitch-shifted by k = -4…+4 semitones (librosa): the estimated comfortable
+    range and tessitura must move by k ± 0.5 and the suggested transposition against a
+    fixed song by -k (within the ±6 window); time-stretched by 0.9 and 1.1: the cosine of
+    each timbre embedding with the original's must be ≥ 0.9.
+``singer_retrieval``
+    mir1k_half: per singer, ``--catalog-per-singer`` clips enrolled as songs (mixture =
+    both channels summed, analysed like the ``vocals`` stage) and the isolated voices of
+    ``--queries-per-singer`` clips of other songs as queries. Top-1 / top-3 accuracy (the best
+    song is sung by the query's singer; chance 1/10 and ~3/10) per embedding kind and
+    for the default fusion; nothing is tuned on it.
+``speed``
+    A 30 s synthetic recording against a synthetic library of ``--library-size`` tracks
+    (``songscape.synthetic``; vocal lines and baseline vectors stored as the stage
+    would): wall and CPU seconds of the voice analysis, of the matching and in total
+    (one thread; on a shared machine the CPU seconds are what a quiet one would take);
+    and the ``vocals`` stage's cost per track (real-time factor) on the
+    retrieval catalog.
+
+Usage: ``python bench/sing.py [--quick] [--out PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import mir_eval  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from record import machine, write_results  # noqa: E402
+from songscape.analysis.vocals import vocal_dominant  # noqa: E402
+from songscape.analysis.voice import voice_range  # noqa: E402
+from songscape.audio.augment import pitch_shift, time_stretch  # noqa: E402
+from songscape.audio.decode import load_audio  # noqa: E402
+from songscape.audio.voice_synth import frame_truth, note_contour, sing_melody  # noqa: E402
+from songscape.ingest.vocals_stage import analyze_song_vocals  # noqa: E402
+from songscape.models.pitch import PITCH_TRACKERS, track_pitch  # noqa: E402
+from songscape.models.registry import get_spec, load_model  # noqa: E402
+from songscape.models.vocal_timbre import baseline_vocal_embeddings  # noqa: E402
+from songscape.sing.match import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    best_transpositions,
+    fused_timbre,
+    range_fit_matrix,
+)
+
+torch.set_num_threads(1)
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SR = 22050
+HOP = 0.02
+
+
+def rpa(ref_t, ref_midi, est_t, est_midi) -> float:
+    """Raw pitch accuracy (50 cents) of a contour against a reference (nan = unvoiced)."""
+    def hz(m):
+        return np.where(np.isfinite(m), 440.0 * 2 ** ((np.nan_to_num(m) - 69) / 12), 0.0)
+
+    scores = mir_eval.melody.evaluate(ref_t, hz(ref_midi), est_t, hz(est_midi))
+    return float(scores["Raw Pitch Accuracy"])
+
+
+def synthetic_pitch(trackers, note_s: float, breaths) -> dict:
+    melodies = {"low": [45, 47, 48, 50, 52, 50, 48, 47, 45, 43, 45, 48, 52, 55, 52, 48],
+                "mid": [57, 59, 60, 62, 64, 65, 64, 62, 60, 59, 57, 60, 64, 67, 64, 60],
+                "high": [67, 69, 71, 72, 74, 76, 74, 72, 71, 69, 67, 71, 74, 79, 74, 71]}
+    rows = []
+    for name, notes in tqdm(melodies.items(), desc="synthetic"):
+        for breath in breaths:
+            midi = note_contour(notes, note_s, SR)
+            y = sing_melody(midi, SR, breath_db=breath, seed=len(rows))
+            t_ref, m_ref = frame_truth(midi, SR, HOP)
+            truth = voice_range(m_ref, HOP)
+            for tracker in trackers:
+                track = track_pitch(y, SR, tracker=tracker, hop_s=HOP)
+                est = voice_range(track.midi, HOP)
+                rows.append({
+                    "melody": name, "breath_db": breath, "tracker": tracker,
+                    "raw_pitch_accuracy": rpa(t_ref, m_ref, track.times_s, track.midi),
+                    "range_low_error": est.range_midi[0] - truth.range_midi[0],
+                    "range_high_error": est.range_midi[1] - truth.range_midi[1],
+                })  # fmt: skip
+    summary = {}
+    for tracker in trackers:
+        r = [x for x in rows if x["tracker"] == tracker]
+        errs = np.abs([[x["range_low_error"], x["range_high_error"]] for x in r])
+        summary[tracker] = {"raw_pitch_accuracy": float(np.mean([x["raw_pitch_accuracy"]
+                                                                 for x in r])),
+                            "max_range_error_semitones": float(errs.max()),
+                            "within_one_semitone": bool(errs.max() <= 1.0),
+                            "n": len(r)}  # fmt: skip
+    return {"summary": summary, "rows": rows}
+
+
+def mir1k_files(per_singer: int) -> list[tuple[str, Path]]:
+    by_singer: dict[str, list[Path]] = {}
+    with open(DATA / "mir1k_half" / "labels.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            by_singer.setdefault(row["singer"], []).append(DATA / "mir1k_half" / row["path"])
+    return [(s, p) for s in sorted(by_singer) for p in sorted(by_singer[s])[:per_singer]]
+
+
+def mir1k_labels(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    pv = np.loadtxt(DATA / "mir1k_half" / "PitchLabel" / f"{path.stem}.pv")
+    return 0.02 + 0.02 * np.arange(len(pv)), np.where(pv > 0, pv, np.nan)
+
+
+def mir1k_pitch(trackers, per_singer: int, full_limit: int, pyin_limit: int) -> dict:
+    files = mir1k_files(per_singer)
+    rows = []
+    for i, (singer, path) in enumerate(tqdm(files, desc="mir1k pitch")):
+        y, _ = load_audio(path, sr=16000, mono=False)
+        voice = y[1]
+        t_ref, m_ref = mir1k_labels(path)
+        for tracker in trackers:
+            limit = {"crepe-full": full_limit, "pyin": pyin_limit}.get(tracker, len(files))
+            if i % max(1, len(files) // max(limit, 1)) != 0 or i // max(1, len(files)
+                                                                     // max(limit, 1)) >= limit:
+                continue
+            t0 = time.perf_counter()
+            track = track_pitch(voice, 16000, tracker=tracker, hop_s=HOP)
+            rows.append({
+                "clip": path.stem, "singer": singer, "tracker": tracker,
+                "seconds": time.perf_counter() - t0, "audio_s": len(voice) / 16000,
+                "raw_pitch_accuracy": rpa(t_ref, m_ref, track.times_s, track.midi),
+                "tessitura_error": float(np.nanmedian(track.midi) - np.nanmedian(m_ref)),
+            })  # fmt: skip
+    summary = {}
+    for tracker in trackers:
+        r = [x for x in rows if x["tracker"] == tracker]
+        if r:
+            summary[tracker] = {
+                "raw_pitch_accuracy": float(np.mean([x["raw_pitch_accuracy"] for x in r])),
+                "tessitura_abs_error": float(np.mean([abs(x["tessitura_error"]) for x in r])),
+                "realtime_factor": float(sum(x["audio_s"] for x in r)
+                                         / sum(x["seconds"] for x in r)),
+                "n_clips": len(r)}  # fmt: skip
+    return {"summary": summary, "rows": rows}
+
+
+def sung_segment(song: Path, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of sung lines of a Jamendo song (concatenated), mono 22050 Hz."""
+    y, _ = load_audio(song, sr=SR, mono=True)
+    lines = DATA / "jamendolyrics_subset10" / "annotations" / "lines" / f"{song.stem}.csv"
+    parts, total = [], 0.0
+    with open(lines, newline="") as f:
+        for row in csv.DictReader(f):
+            a, b = float(row["start_time"]), float(row["end_time"])
+            parts.append(y[int(a * SR): int(b * SR)])
+            total += b - a
+            if total >= seconds:
+                break
+    return np.concatenate(parts)[: int(seconds * SR)]
+
+
+def metamorphic(n_songs: int, segment_s: float) -> dict:
+    songs = sorted((DATA / "jamendolyrics_subset10" / "audio").glob("*.ogg"))[:n_songs]
+    reference = np.zeros((1, 84), dtype=np.float32)
+    reference[0, 55 - 24: 68 - 24] = 1.0  # a fixed song: G3-G4
+    shifts, stretches = [], []
+    for song in tqdm(songs, desc="metamorphic"):
+        seg = vocal_dominant(sung_segment(song, segment_s), SR)
+
+        def measure(y):
+            track = track_pitch(y, SR, hop_s=HOP)
+            rng = voice_range(track.midi, HOP)
+            fit = range_fit_matrix(reference, 24, rng.comfortable_midi)
+            emb = baseline_vocal_embeddings(y, SR, track.times_s, np.isfinite(track.midi))
+            return rng, int(best_transpositions(fit)[1][0]), {k: v for k, (_, v) in emb.items()}
+
+        base_rng, base_t, base_emb = measure(seg)
+        for k in (-4, -2, 2, 4):
+            rng, t, _ = measure(pitch_shift(seg, SR, k))
+            expected_t = int(np.clip(base_t - k, -6, 6))
+            shifts.append({
+                "song": song.stem, "k": k,
+                "comfortable_shift": [rng.comfortable_midi[i] - base_rng.comfortable_midi[i]
+                                      for i in (0, 1)],
+                "tessitura_shift": rng.tessitura_midi - base_rng.tessitura_midi,
+                "transposition": t, "expected_transposition": expected_t,
+            })  # fmt: skip
+        for rate in (0.9, 1.1):
+            _, _, emb = measure(time_stretch(seg, rate))
+            stretches.append({"song": song.stem, "rate": rate, "cosine": {
+                kind: float(np.dot(v, base_emb[kind]) / (np.linalg.norm(v)
+                            * np.linalg.norm(base_emb[kind]) + 1e-12))
+                for kind, v in emb.items()}})  # fmt: skip
+    ok_shift = [abs(s["tessitura_shift"] - s["k"]) <= 0.5
+                and all(abs(c - s["k"]) <= 0.5 for c in s["comfortable_shift"]) for s in shifts]
+    ok_t = [s["transposition"] == s["expected_transposition"] for s in shifts]
+    kinds = sorted({k for s in stretches for k in s["cosine"]})
+    return {
+        "summary": {
+            "range_moves_by_k": f"{sum(ok_shift)}/{len(ok_shift)}",
+            "transposition_moves_by_minus_k": f"{sum(ok_t)}/{len(ok_t)}",
+            "max_tessitura_shift_error": float(max(abs(s["tessitura_shift"] - s["k"])
+                                                   for s in shifts)),
+            "stretch_min_cosine": {k: float(min(s["cosine"][k] for s in stretches))
+                                   for k in kinds},
+        },
+        "shifts": shifts, "stretches": stretches,
+    }  # fmt: skip
+
+
+def retrieval_files(catalog_per: int, queries_per: int) -> list[tuple[str, Path, bool]]:
+    """Per singer: the first ``catalog_per`` clips (enrolled), then ``queries_per`` clips
+    of *other songs* (queries), so a query never shares a song with its singer's songs."""
+    out = []
+    by_singer: dict[str, list[Path]] = {}
+    for singer, path in mir1k_files(10_000):
+        by_singer.setdefault(singer, []).append(path)
+    for singer, paths in by_singer.items():
+        enrolled = paths[:catalog_per]
+        songs = {p.stem.rsplit("_", 1)[0] for p in enrolled}
+        others = [p for p in paths if p.stem.rsplit("_", 1)[0] not in songs][:queries_per]
+        out += [(singer, p, True) for p in enrolled] + [(singer, p, False) for p in others]
+    return out
+
+
+def singer_retrieval(catalog_per: int, queries_per: int) -> dict:
+    files = retrieval_files(catalog_per, queries_per)
+    spec = get_spec("musicnn-mtt")
+    tagger = load_model("musicnn-mtt")
+    catalog, queries = [], []
+    stage_audio_s, stage_s = 0.0, 0.0
+    for singer, path, enrolled in tqdm(files, desc="retrieval"):
+        y, _ = load_audio(path, sr=SR, mono=False)
+        if enrolled:
+            mix = y.mean(axis=0)
+            t0 = time.perf_counter()
+            y16, _ = load_audio(path, sr=16000, mono=True)
+            tags = tagger.run(y16)
+            payload = analyze_song_vocals(mix, SR, tags.taggram, spec.labels,
+                                          tags.patch_times_s, tags.patch_duration_s)  # fmt: skip
+            stage_s += time.perf_counter() - t0
+            stage_audio_s += len(mix) / SR
+            catalog.append((singer, {k: v for k, (_, v) in payload.embeddings.items()}))
+        else:
+            voice = y[1]
+            track = track_pitch(voice, SR, hop_s=HOP)
+            emb = baseline_vocal_embeddings(voice, SR, track.times_s, np.isfinite(track.midi))
+            queries.append((singer, {k: v for k, (_, v) in emb.items()}))
+    kinds = sorted(catalog[0][1])
+    songs = {k: (np.stack([c[1][k] for c in catalog]), np.ones(len(catalog), dtype=bool))
+             for k in kinds}  # fmt: skip
+    singers = np.array([c[0] for c in catalog])
+    out = {}
+    for name in [*kinds, "fusion"]:
+        hits1 = hits3 = 0
+        for singer, q in queries:
+            weights = dict(DEFAULT_WEIGHTS) if name == "fusion" else {name: 1.0}
+            query = q if name == "fusion" else {name: q[name]}
+            sims, _ = fused_timbre(query, songs, weights, len(catalog))
+            order = np.argsort(-sims)
+            hits1 += singers[order[0]] == singer
+            hits3 += singer in singers[order[:3]]
+        out[name] = {"top1": hits1 / len(queries), "top3": hits3 / len(queries)}
+    return {"summary": out, "n_catalog": len(catalog), "n_queries": len(queries),
+            "n_singers": len(set(singers)), "chance_top1": 1 / len(set(singers)),
+            "vocals_stage_realtime_factor": stage_audio_s / stage_s}  # fmt: skip
+
+
+def speed(library_size: int) -> dict:
+    from songscape.library.library import Library
+    from songscape.synthetic.catalogs import build_synthetic_library
+    from songscape.synthetic.vocals import add_synthetic_vocals
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "lib"
+        t0 = time.perf_counter()
+        ids = build_synthetic_library(root, library_size, seed=0, n_tags=5)
+        add_synthetic_vocals(root, ids, seed=0)
+        build_s = time.perf_counter() - t0
+        notes = [55, 57, 59, 60, 62, 64, 65, 64, 62, 60, 59, 57] * 5
+        y = sing_melody(note_contour(notes, 0.5, SR), SR)[: 30 * SR]
+        with Library(root) as lib:
+            lib.sing(y[: 8 * SR], sr=SR, k=10)  # warm-up: model loads
+            t0, c0 = time.perf_counter(), time.process_time()
+            analysis = lib.voice(y, sr=SR)
+            t1, c1 = time.perf_counter(), time.process_time()
+            result = lib.sing_analysis(analysis, k=10)
+            t2, c2 = time.perf_counter(), time.process_time()
+    return {"library_size": library_size, "recording_s": len(y) / SR,
+            "voice_analysis_s": t1 - t0, "matching_s": t2 - t1, "total_s": t2 - t0,
+            "voice_analysis_cpu_s": c1 - c0, "matching_cpu_s": c2 - c1, "total_cpu_s": c2 - c0,
+            "target_s": 2.0, "results": len(result["results"]),
+            "library_build_s": build_s}  # fmt: skip
+
+
+def merge(files: list[str], out: str | None) -> int:
+    """One result file from the files of several ``--only`` runs (run side by side)."""
+    import json
+
+    results, runs = {}, []
+    for name in files:
+        data = json.loads(Path(name).read_text())
+        results.update(data["results"])
+        runs.append({"command": data["command"], "conditions": data["conditions"],
+                     "parts": sorted(k for k in data["results"] if k != "not_measured")})
+    conditions = machine(threads=1, runs=runs)
+    path = write_results(__file__, results, conditions, out=out,
+                         provenance="merged from the --only runs in conditions.runs, "
+                                    "measured side by side")  # fmt: skip
+    print(path, file=sys.stderr)
+    return 0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.add_argument("--out", help="result file (default bench/results/sing.json)")
+    p.add_argument("--trackers", nargs="+", default=list(PITCH_TRACKERS))
+    p.add_argument("--pyin-limit", type=int, default=1000,
+                   help="mir1k clips pYIN runs on (it is the slowest tracker)")
+    p.add_argument("--note-s", type=float, default=0.5, help="synthetic note length, s")
+    p.add_argument("--breath-db", type=float, nargs="+", default=[-30.0, -20.0])
+    p.add_argument("--mir1k-per-singer", type=int, default=3)
+    p.add_argument("--full-limit", type=int, default=10)
+    p.add_argument("--jamendo-songs", type=int, default=3)
+    p.add_argument("--segment-s", type=float, default=20.0)
+    p.add_argument("--catalog-per-singer", type=int, default=3)
+    p.add_argument("--queries-per-singer", type=int, default=2)
+    p.add_argument("--library-size", type=int, default=10000)
+    parts = ["synthetic", "mir1k", "metamorphic", "retrieval", "speed"]
+    p.add_argument("--skip", nargs="*", default=[], choices=parts)
+    p.add_argument("--only", nargs="*", choices=parts, help="run only these parts")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="combine result files of --only runs into one (nothing is measured)")
+    args = p.parse_args()
+    if args.merge:
+        return merge(args.merge, args.out)
+    if args.only:
+        args.skip = [x for x in parts if x not in args.only]
+    if args.quick:
+        args.mir1k_per_singer, args.full_limit, args.jamendo_songs = 1, 2, 1
+        args.segment_s, args.catalog_per_singer, args.queries_per_singer = 12.0, 1, 1
+        args.library_size = 1000
+    results: dict = {}
+    steps = [("synthetic_pitch", "synthetic",
+              lambda: synthetic_pitch(args.trackers, args.note_s, args.breath_db)),
+             ("mir1k_pitch", "mir1k", lambda: mir1k_pitch(args.trackers, args.mir1k_per_singer,
+                                                           args.full_limit, args.pyin_limit)),
+             ("speed", "speed", lambda: speed(args.library_size)),
+             ("singer_retrieval", "retrieval",
+              lambda: singer_retrieval(args.catalog_per_singer, args.queries_per_singer)),
+             ("metamorphic", "metamorphic", lambda: metamorphic(args.jamendo_songs,
+                                                                args.segment_s))]  # fmt: skip
+    for key, name, fn in steps:
+        if name in args.skip:
+            continue
+        t0 = time.perf_counter()
+        results[key] = fn()
+        results[key]["bench_s"] = round(time.perf_counter() - t0, 1)
+        print(key, results[key].get("summary", results[key]), file=sys.stderr, flush=True)
+        results["not_measured"] = {
+            "moco_tjae": "self-supervised MoCo/TJAE vocal embeddings are not trained yet "
+                         "(issue 14, part 5): retrieval compares the musicnn and MFCC baselines",
+        }  # fmt: skip
+        # written after every part, so a long run that is stopped keeps what it measured
+        conditions = machine(threads=1, **{k: v for k, v in vars(args).items() if k != "out"})
+        path = write_results(__file__, results, conditions, out=args.out)
+    print(path, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

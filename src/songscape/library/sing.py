@@ -1,0 +1,108 @@
+"""The ``Library`` methods of ``sing`` (issue 14): a mixin the facade inherits."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from songscape.catalog import vocals as vocals_catalog
+from songscape.errors import LibraryError
+from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
+from songscape.ingest.vocals_stage import vocals_stage_name
+from songscape.models.pitch import DEFAULT_PITCH_TRACKER
+from songscape.sing.match import parse_weights
+from songscape.sing.service import NO_VOCALS_MESSAGE, load_song_vocals, sing_report
+from songscape.sing.voice import MAX_VOICE_S, analyze_voice, load_voice
+
+
+class SingMixin:
+    """``analyze_vocals``, ``voice`` and ``sing`` (needs ``self.store``)."""
+
+    def tracks_without_vocals(self) -> list[str]:
+        """Ids of healthy tracks that have no vocal analysis yet."""
+        return [r["id"] for r in vocals_catalog.tracks_without_vocals(self.store.conn)]
+
+    def analyze_vocals(
+        self,
+        progress: Progress | None = None,
+        workers: int | None = None,
+        tracker: str = DEFAULT_PITCH_TRACKER,
+    ) -> IngestReport | None:
+        """Run the ``vocals`` stage on every healthy track that lacks it.
+
+        Returns the ingest report, or None when every track already has one.
+        """
+        rows = vocals_catalog.tracks_without_vocals(self.store.conn)
+        paths = [r["path"] for r in rows if r["path"] and os.path.exists(r["path"])]
+        if not paths:
+            return None
+        # Only the vocals stage (and any always-on stage that is stale): no model stages.
+        options = IngestOptions(embed_models=(), tag_models=(),
+                                extra_stages=(vocals_stage_name(tracker),))  # fmt: skip
+        if workers is not None:
+            options.workers = workers
+        return ingest(self.store, paths, options, progress)
+
+    def voice(
+        self,
+        voice: str | os.PathLike | np.ndarray,
+        sr: int | None = None,
+        tracker: str = DEFAULT_PITCH_TRACKER,
+        max_duration_s: float = MAX_VOICE_S,
+    ):
+        """Check and measure a recording of a voice (a path, or mono samples with ``sr``).
+
+        Returns a :class:`songscape.sing.voice.VoiceAnalysis`; raises
+        :class:`songscape.errors.VoiceCheckError` for an unusable recording.
+        """
+        if isinstance(voice, np.ndarray):
+            if sr is None:
+                raise ValueError("give the sample rate of the samples")
+            y, rate = voice, sr
+        else:
+            y, rate = load_voice(voice, max_duration_s=max_duration_s)
+        return analyze_voice(y, rate, tracker=tracker)
+
+    def sing(
+        self,
+        voice: str | os.PathLike | np.ndarray,
+        k: int = 10,
+        weights: str | dict[str, float] | None = None,
+        sr: int | None = None,
+        tracker: str = DEFAULT_PITCH_TRACKER,
+        max_duration_s: float = MAX_VOICE_S,
+    ) -> dict:
+        """The library's songs that suit a voice, best first (``songscape sing``).
+
+        Parameters
+        ----------
+        voice : path or np.ndarray
+            A recording (any format the decoder reads), or mono samples with ``sr``.
+        k : int
+            Results to return.
+        weights : str or dict, optional
+            Fusion weights, e.g. ``"range=0.5,musicnn=0.3,mfcc=0.2"``
+            (:data:`songscape.sing.match.DEFAULT_WEIGHTS`).
+
+        Returns
+        -------
+        dict
+            ``voice`` (``range_midi``, ``comfortable_midi``, ``tessitura_midi``,
+            ``voiced_s``, …) and ``results``: ``id``, ``score``, ``range_fit``,
+            ``transpose_semitones``, ``timbre_similarity``, ``explanation``, …
+            Only tracks with a vocal analysis are considered (:meth:`analyze_vocals`).
+        """
+        parsed = parse_weights(weights) if not isinstance(weights, dict) else weights
+        if not vocals_catalog.has_vocals(self.store.conn):  # say so before the analysis
+            raise LibraryError(NO_VOCALS_MESSAGE)
+        analysis = self.voice(voice, sr=sr, tracker=tracker, max_duration_s=max_duration_s)
+        return self.sing_analysis(analysis, k=k, weights=parsed)
+
+    def sing_analysis(
+        self, analysis, k: int = 10, weights: str | dict[str, float] | None = None
+    ) -> dict:
+        """:meth:`sing` for a voice already measured (a ``VoiceAnalysis``)."""
+        songs = load_song_vocals(self.store.conn)
+        missing = len(vocals_catalog.tracks_without_vocals(self.store.conn))
+        return sing_report(analysis, songs, k=k, weights=weights, missing=missing)

@@ -1,0 +1,73 @@
+"""``POST /api/sing``: raw and multipart uploads, limits, and the refusals."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from songscape.audio.voice_synth import note_contour, sing_melody
+from songscape.server.app import create_app
+from songscape.server.routers import sing as sing_route
+from songscape.synthetic.catalogs import build_synthetic_library
+from songscape.synthetic.vocals import add_synthetic_vocals
+
+SR = 22050
+
+
+def wav_bytes(y: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, y, SR, format="WAV")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("singapi") / "lib"
+    ids = build_synthetic_library(root, 4, seed=7)
+    add_synthetic_vocals(root, ids[:3], ranges=[(48, 60), (55, 67), (40, 52)], seed=2)
+    with TestClient(create_app(root)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def voice() -> bytes:
+    notes = [48, 50, 52, 53, 55, 57, 59, 60, 59, 57, 55, 53, 52, 50]
+    return wav_bytes(sing_melody(note_contour(notes, 0.45, SR), SR))
+
+
+def test_multipart_upload_gives_the_sing_json(client, voice, tmp_path):
+    before = set(tmp_path.parent.iterdir())
+    r = client.post("/api/sing?k=2", files={"file": ("me.wav", voice, "audio/wav")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["voice"]) >= {"range_midi", "comfortable_midi", "tessitura_midi", "voiced_s"}
+    assert len(body["results"]) == 2
+    top = body["results"][0]
+    assert set(top) >= {"id", "score", "range_fit", "transpose_semitones",
+                        "timbre_similarity", "explanation"}  # fmt: skip
+    assert body["songs_without_vocals"] == 1
+    assert set(tmp_path.parent.iterdir()) == before  # nothing kept
+
+
+def test_bad_uploads(client, monkeypatch):
+    r = client.post("/api/sing", content=b"")
+    assert r.status_code == 400
+    r = client.post("/api/sing", content=b"this is not audio" * 100,
+                    headers={"content-type": "audio/wav"})  # fmt: skip
+    assert r.status_code == 415 and "decode" in r.json()["error"]
+    silent = wav_bytes(np.zeros(6 * SR, dtype=np.float32))
+    r = client.post("/api/sing", content=silent, headers={"content-type": "audio/wav"})
+    assert r.status_code == 422 and "silent" in r.json()["error"]
+    r = client.post("/api/sing?weights=range%3Dx", content=silent)
+    assert r.status_code == 400
+    monkeypatch.setattr(sing_route, "MAX_UPLOAD_BYTES", 1000)
+    r = client.post("/api/sing", files={"file": ("big.wav", silent, "audio/wav")})
+    assert r.status_code == 413
+    monkeypatch.setattr(sing_route, "MAX_UPLOAD_BYTES", 16 * 1024 * 1024)
+    monkeypatch.setattr(sing_route, "MAX_UPLOAD_S", 3.0)
+    r = client.post("/api/sing", content=silent, headers={"content-type": "audio/wav"})
+    assert r.status_code == 413 and "too long" in r.json()["error"]

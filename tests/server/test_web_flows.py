@@ -1,0 +1,405 @@
+"""The map page's listening flows and the map that speaks, in a real browser (issue 17).
+
+Debian's chromium driven by Playwright, as in ``test_e2e.py``, but on a synthetic library
+(:func:`songscape.synthetic.catalogs.build_synthetic_library`: no audio analysis, seconds
+to build) of 14 tracks with a 1 s WAV each, so a queue or the radio advances within a
+second. The files sit in one folder per genre and all but two lose their genre tag, so the
+map's genres come from the folder names. 14 tracks keep the map on PCA (no UMAP start-up).
+
+The highlight, sections and energy curve of ``/api/tracks/{id}`` (issue 18's contract,
+null when not computed) are added to the responses in the browser (Playwright routes),
+so the page's player, hover preview and timeline are tested whether or not the library
+has computed them.
+
+Screenshots go to ``test-artifacts/`` (laptop 1366x800 and phone 390x844).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.helpers import REPO_ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+N_TRACKS = 14
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-gl=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
+    "--autoplay-policy=no-user-gesture-required",
+]
+HIGHLIGHT = {"start_s": 0.25, "end_s": 0.75, "method": "test", "score": 0.9}
+SECTIONS = [
+    {"start_s": 0.0, "end_s": 0.4, "label": "A"},
+    {"start_s": 0.4, "end_s": 0.8, "label": "B"},
+    {"start_s": 0.8, "end_s": 1.0, "label": "A"},
+]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary: run scripts/install_browser.sh (Debian's chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from songscape.catalog import tracks
+    from songscape.catalog.store import LibraryStore
+    from songscape.synthetic.catalogs import build_synthetic_library
+
+    root = tmp_path_factory.mktemp("flows")
+    ids = build_synthetic_library(
+        root / "lib", N_TRACKS, seed=17, audio_dir=root / "music", n_audio=N_TRACKS
+    )
+    with LibraryStore(root / "lib") as store, store.transaction() as conn:
+        for track_id in ids[2:]:
+            tracks.set_file_columns(conn, track_id, {"genre": None, "duration_s": 1.0})
+        for track_id in ids[:2]:
+            tracks.set_file_columns(conn, track_id, {"duration_s": 1.0})
+    # Listening data for the "for you" panel: two listeners with plays of library tracks.
+    from songscape.recommend.importer import import_events
+
+    events = root / "plays.csv"
+    rows = [f"ann,{t},{k + 1}" for k, t in enumerate(ids[:8])]
+    rows += [f"bob,{t},2" for t in ids[5:]]
+    events.write_text("user,item,count\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with LibraryStore(root / "lib") as store:
+        import_events(store, events, "csv")
+    return root / "lib"
+
+
+@pytest.fixture(scope="module")
+def server(library: Path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "songscape.cli", "--library", str(library), "serve",
+         "--port", "0", "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    url = None
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and url is None:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        if m:
+            url = m.group(1)
+    if url is None:
+        proc.kill()
+        pytest.fail("the server did not start:\n" + "".join(lines))
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _with_highlights(route) -> None:
+    """``/api/tracks/{id}`` with a highlight, sections and an energy curve added."""
+    response = route.fetch()
+    body = response.json()
+    body["highlight"] = HIGHLIGHT
+    body["sections"] = SECTIONS
+    body["energy_curve"] = {
+        "times_s": [k / 20 for k in range(21)],
+        "values": [abs(((k % 10) - 5) / 5) for k in range(21)],
+    }
+    route.fulfill(response=response, body=json.dumps(body))
+
+
+def _open(browser, url: str, width: int = 1366, height: int = 800, highlights: bool = True):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    if highlights:
+        page.route(re.compile(r".*/api/tracks/[0-9a-f]+$"), _with_highlights)
+    page.goto(url)
+    page.wait_for_selector("body[data-map-ready=true]", timeout=60_000)
+    return page, errors
+
+
+def _state(page, expr: str):
+    return page.evaluate(f"(() => {{ const s = window.songscape.state; return {expr}; }})()")
+
+
+def _select(page, track_id: str) -> None:
+    page.evaluate("(id) => window.songscape.selectId(id)", track_id)
+    _wait_selected(page, track_id)
+
+
+def _wait_selected(page, track_id: str) -> None:
+    """Until ``track_id`` is selected, its nearest songs listed and its distances loaded."""
+    page.wait_for_function(
+        "(id) => document.body.dataset.selected === id"
+        " && document.getElementById('neighbours').dataset.for === id"
+        " && !document.getElementById('distance').disabled",
+        arg=track_id,
+    )
+
+
+def _queue(page) -> list[str]:
+    return page.eval_on_selector_all("#queue li[data-id]", "els => els.map(e => e.dataset.id)")
+
+
+def _played(page) -> list[str]:
+    return page.evaluate("window.songscapeListen.state.log")
+
+
+def _player_src(page) -> str:
+    return page.get_attribute("#player", "src") or ""
+
+
+def test_the_map_speaks(server, browser):
+    page, errors = _open(browser, server)
+    m = page.evaluate("window.songscape.state.map")
+    # Cluster names from the tags, written in the scene at the clusters' centres.
+    names = m["cluster_names"]
+    assert len(names) == m["n_clusters"] >= 2
+    assert not any(re.fullmatch(r"cluster \d+", n) for n in names)
+    labels = page.evaluate(
+        "document.getElementById('map').data.find(t => t.meta === '__labels').text"
+    )
+    assert sorted(labels) == sorted(names)
+    # Genres: two from tags, the others from the folder names, said so.
+    sources = m["fields"]["genre_source"]
+    assert sources.count("tag") == 2 and sources.count("folder") == N_TRACKS - 2
+    assert all(g for g in m["fields"]["genre"])
+    # The default colouring is the genre (every point has one), and its legend lists them.
+    assert page.evaluate("document.body.dataset.colour") == "genre"
+    legend = page.evaluate(
+        "document.getElementById('map').data.filter(t => !String(t.meta).startsWith('__'))"
+        ".map(t => t.name)"
+    )
+    genres = {g.lower() for g in m["fields"]["genre"]}
+    assert {re.sub(r" \(\d+\)$", "", n) for n in legend} == genres
+    assert "(folder name)" in " ".join(
+        page.evaluate("document.getElementById('map').data.flatMap(t => t.text || [])")
+    )
+    # The colour control offers exactly what the server offers.
+    options = page.eval_on_selector_all("#colour-by option", "els => els.map(e => e.value)")
+    assert options == [f["name"] for f in m["colour_fields"]]
+    # Keys are coloured around the circle of fifths: C and A minor share a hue, G is 30° on.
+    page.select_option("#colour-by", "key")
+    page.wait_for_timeout(300)
+    hues = page.evaluate(
+        """() => Object.fromEntries(['C major', 'A minor', 'G major', 'E minor', 'F# major']
+             .map(k => [k, keyColour(k)]))"""
+    )
+    assert hues["C major"].startswith("hsl(0,") and hues["A minor"].startswith("hsl(0,")
+    assert hues["G major"].startswith("hsl(30,") and hues["E minor"].startswith("hsl(30,")
+    assert hues["F# major"].startswith("hsl(180,")
+    page.select_option("#colour-by", "cluster")
+    page.wait_for_timeout(300)
+    legend = page.evaluate("document.getElementById('map').data.map(t => t.name)")
+    assert all(any(name.startswith(n) for name in legend) for n in names)
+
+    # Axes stay fixed while filtering: the N nearest songs and a legend category.
+    ranges = (
+        "['xaxis','yaxis','zaxis'].map(a => document.getElementById('map')._fullLayout"
+        ".scene[a].range.map(v => Math.round(v * 1e6) / 1e6))"
+    )
+    before = page.evaluate(ranges)
+    _select(page, m["ids"][0])
+    page.evaluate(
+        "() => { const el = document.getElementById('distance'); el.value = '3';"
+        " el.dispatchEvent(new Event('input')); }"
+    )
+    page.wait_for_timeout(400)
+    assert "3 nearest songs" in page.inner_text("#distance-value")
+    visible = page.evaluate(
+        "document.getElementById('map').data.filter(t => !String(t.meta).startsWith('__'))"
+        ".reduce((n, t) => n + t.x.length, 0)"
+    )
+    assert visible == 4  # the selection and its 3 nearest songs
+    assert page.evaluate(ranges) == before
+    page.click("#reset")
+    page.wait_for_timeout(300)
+    assert page.evaluate(ranges) == before
+
+    # Point size adapts to the screen: smaller on a phone.
+    laptop_size = page.evaluate("markerSize()")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-flows-laptop.png"))
+    assert errors == []
+    page.close()
+    phone, errors = _open(browser, server, 390, 844)
+    assert phone.evaluate("markerSize()") < laptop_size
+    phone.close()
+
+
+def test_player_highlight_timeline_and_preview(server, browser):
+    page, errors = _open(browser, server)
+    ids = page.evaluate("window.songscape.state.map.ids")
+    _select(page, ids[1])
+    # The player starts at the highlight; the 0:00 button goes back to the start.
+    assert page.evaluate("document.getElementById('player').dataset.start") == "0.25"
+    assert "highlight at 0:00" in page.inner_text("#now-playing")
+    label = page.get_attribute("#timeline-canvas", "aria-label")
+    assert "sections A from 0:00, B from 0:00, A from 0:01" in label
+    assert "highlight from 0:00 to 0:01" in label
+    assert page.evaluate(
+        "(() => { const c = document.getElementById('timeline-canvas').getContext('2d');"
+        " const d = c.getImageData(0, 0, c.canvas.width, c.canvas.height).data;"
+        " let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; })()"
+    ) > 100  # drawn
+    page.evaluate("document.getElementById('player').pause()")
+    page.click("#from-start")
+    assert page.evaluate("document.getElementById('player').currentTime") < 0.2
+    # Hovering a point previews its highlight (debounced) while the player is paused.
+    page.evaluate("document.getElementById('player').pause()")
+    page.evaluate("(id) => window.previewHover(id)", ids[2])
+    page.wait_for_function(
+        "(id) => document.body.dataset.preview === id", arg=ids[2], timeout=5_000
+    )
+    assert page.get_attribute("#preview", "src") == f"/api/tracks/{ids[2]}/audio"
+    page.evaluate("window.previewStop()")
+    assert page.evaluate("document.body.dataset.preview") is None
+    assert errors == []
+    page.close()
+
+
+def test_queue_radio_keys_and_shared_url(server, browser):
+    page, errors = _open(browser, server)
+    ids = page.evaluate("window.songscape.state.map.ids")
+    _select(page, ids[0])
+    # The URL names the selection; opening it restores the selection.
+    assert parse_qs(urlparse(page.url).query)["track"] == [ids[0]]
+    shared = browser.new_page(viewport={"width": 1366, "height": 800})
+    shared.goto(page.url)
+    shared.wait_for_function("(id) => document.body.dataset.selected === id", arg=ids[0])
+    assert shared.inner_text("#info-title") == page.inner_text("#info-title")
+    shared.close()
+    # Keys: n moves to the nearest neighbour, p back.
+    first_neighbour = page.get_attribute("#neighbours li:first-child", "data-id")
+    page.focus("body")
+    page.keyboard.press("n")
+    _wait_selected(page, first_neighbour)
+    page.keyboard.press("p")
+    _wait_selected(page, ids[0])
+    # The queue: two neighbours added with "+", played in order as each one ends (1 s files).
+    page.evaluate("document.getElementById('player').pause()")  # no end starts the queue
+    queued = page.eval_on_selector_all(
+        "#neighbours li[data-id]", "els => els.slice(0, 2).map(e => e.dataset.id)"
+    )
+    page.click("#neighbours li:nth-child(1) button.queue-add")
+    page.click("#neighbours li:nth-child(2) button.queue-add")
+    assert _queue(page) == queued
+    start = len(_played(page))
+    page.click("#queue li:nth-child(1) button.pick")
+    page.wait_for_function(
+        "([n, id]) => window.songscapeListen.state.log.slice(n).includes(id)",
+        arg=[start, queued[1]], timeout=20_000,
+    )
+    log = _played(page)[start:]
+    assert log.index(queued[0]) < log.index(queued[1])
+    page.wait_for_function(
+        "(id) => document.querySelector('#queue li.current').dataset.id === id", arg=queued[1]
+    )
+    # Radio: when the queue ends, the nearest unplayed song plays next.
+    page.check("#radio")
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#queue li[data-id]').length > n", arg=2, timeout=15_000
+    )
+    radio_id = page.evaluate("window.songscapeListen.state.queue[2].id")
+    assert radio_id not in queued and radio_id not in log
+    page.wait_for_function(
+        "(id) => window.songscapeListen.state.log.includes(id)", arg=radio_id, timeout=15_000
+    )
+    assert "Radio" in page.inner_text("#radio-status")
+    page.uncheck("#radio")
+    assert errors == []
+    page.close()
+
+
+def test_path_mode(server, browser):
+    page, errors = _open(browser, server)
+    ids = page.evaluate("window.songscape.state.map.ids")
+    page.click("#path-mode")
+    assert page.get_attribute("#path-mode", "aria-pressed") == "true"
+    page.evaluate("(id) => window.songscape.selectId(id, {autoplay: false})", ids[3])
+    page.wait_for_function("document.getElementById('path-help').textContent.includes('(B)')")
+    page.evaluate("(id) => window.songscape.selectId(id, {autoplay: false})", ids[9])
+    page.wait_for_selector("#path-list li[data-id]")
+    path = page.eval_on_selector_all("#path-list li", "els => els.map(e => e.dataset.id)")
+    assert path[0] == ids[3] and path[-1] == ids[9] and len(path) >= 3
+    drawn = page.evaluate(
+        "document.getElementById('map').data.find(t => t.meta === '__path').customdata"
+    )
+    assert [ids[i] for i in drawn] == path
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-flows-path.png"))
+    page.click("#path-play")
+    page.wait_for_function("(id) => document.body.dataset.selected === id", arg=path[0])
+    assert _queue(page) == path
+    # The queue saved as a playlist of the library, listed, and served back in order.
+    page.fill("#playlist-name", "a to b")
+    page.click("#playlist-save button[type=submit]")
+    page.wait_for_selector("#playlists li[data-name='a to b']")
+    saved = page.evaluate(
+        "fetch('/api/playlists/' + encodeURIComponent('a to b')).then(r => r.json())"
+    )
+    assert [t["id"] for t in saved["tracks"]] == path
+    assert errors == []
+    page.close()
+
+
+def test_search_results_in_view_on_a_phone(server, browser):
+    page, errors = _open(browser, server, 390, 844, highlights=False)
+    box = page.locator("#map").bounding_box()
+    assert box["width"] <= 390 and box["height"] >= 300
+    page.fill("#search-input", "jazz")
+    page.press("#search-input", "Enter")
+    page.wait_for_selector("#search-results li[data-id]")
+    page.wait_for_timeout(300)
+    panel = page.locator("#results-panel").bounding_box()
+    assert 0 <= panel["y"] < 844 - 100  # in view, not ~1000 px below the map
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-flows-phone.png"))
+    assert errors == []
+    page.close()
+
+
+def test_for_you_panel_and_radio(server, browser):
+    page, errors = _open(browser, server)
+    page.wait_for_selector("#foryou-panel:not([hidden])")
+    users = page.eval_on_selector_all("#foryou-user option", "els => els.map(e => e.value)")
+    assert sorted(users) == ["ann", "bob"]
+    page.select_option("#foryou-user", "ann")
+    page.wait_for_function(
+        "document.getElementById('foryou-status').textContent.includes('for ann')",
+        timeout=60_000,
+    )
+    listed = page.eval_on_selector_all("#foryou li[data-id]", "els => els.map(e => e.dataset.id)")
+    assert listed and set(listed) <= set(page.evaluate("window.songscape.state.map.ids"))
+    page.click("#foryou-play")
+    page.wait_for_function("(id) => document.body.dataset.selected === id", arg=listed[0])
+    assert _queue(page) == listed
+    assert errors == []
+    page.close()
