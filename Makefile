@@ -33,6 +33,7 @@ bench: setup
 	$(PY) bench/coldstart.py
 	$(PY) bench/recs.py
 	$(PY) bench/search.py --quick
+	$(PY) bench/sing.py
 	$(PY) bench/figures.py
 
 # Re-render the figure tables of README.md and docs/ from bench/results/*.json.

@@ -27,6 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import figures_emotion as emotion_figures  # noqa: E402  (issue 19)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 MARKER = re.compile(
@@ -459,6 +462,43 @@ def descriptors_gtzan() -> str:
     return table(header, rows) + "\n\n" + text + "\n\n" + source("descriptors")
 
 
+RHYTHM_BACKEND_LABELS = {
+    "onset": "onset envelope + DP (old default)",
+    "beatnet": "BeatNet network + bar-pointer DBN (**default**)",
+    "madmom": "madmom RNN + DBN (opt-in, non-commercial weights)",
+}
+
+
+def descriptors_rhythm_backends() -> str:
+    """The three beat trackers side by side on the same clips (issue 18)."""
+    d = results("descriptors")
+    rows = []
+    for name, r in d["rhythm_backends"].items():
+        g, synth = r["gtzan_subset100"], r["synthetic_rhythm"]
+        waltz = next((c for c in r["beat_fullclips"] if "allroom" in c["name"]), None)
+        rows.append([
+            RHYTHM_BACKEND_LABELS.get(name, name),
+            f"{f3(g['beat_f']['mean'])} ({ci_text(g['beat_f']['ci95'])})",
+            f"{f3(g['downbeat_f']['mean'])} ({ci_text(g['downbeat_f']['ci95'])})",
+            f3(g["tempo_acc2"]["value"]), f3(g["beat_amlt"]["mean"]),
+            f3(g["meter_acc"]["value"]),
+            f"{f3(waltz['f'])} / {f3(waltz['downbeat_f'])}" if waltz else "–",
+            f"{f3(synth['beat_f']['mean'])} / {f3(synth['downbeat_f']['mean'])}",
+            f"{r['timing']['realtime_factor_decode_plus_describe_per_cpu_s']:.0f}x",
+        ])  # fmt: skip
+    header = ["beat tracker", "GTZAN beat F", "GTZAN downbeat F", "tempo Acc2", "AMLt",
+              "meter acc.", "waltz beat / downbeat F", "synthetic beat / downbeat F",
+              "decode + descriptors, per CPU s"]  # fmt: skip
+    speed = d.get("rhythm_stages_realtime_factor", {})
+    text = ""
+    if speed:
+        text = (f"The default tracker's parts alone, real time per wall-clock second on one "
+                f"thread ({speed['audio_s'] / 60:.0f} min of GTZAN): input features "
+                f"{speed['features']:.0f}x, network {speed['network']:.0f}x, "
+                f"bar-pointer decoder {speed['decoder']:.0f}x.")
+    return table(header, rows) + "\n\n" + text + "\n\n" + source("descriptors")
+
+
 def descriptors_fullclips() -> str:
     rows = []
     for c in results("descriptors")["beat_fullclips"]:
@@ -650,6 +690,12 @@ def scale_redis() -> str:
                     f"{r['lists_per_s']:,}", f"{r['mb_per_s']:.1f} MB/s",
                     f"{r['used_memory_mb']:.0f} MB ({r['bytes_per_list']:,} B/list)",
                     f"{r['read_p50_ms']:.2f} / {r['read_p99_ms']:.2f}"])  # fmt: skip
+        if r["users"] < 1_000_000:  # linear in the number of lists (one HSET each)
+            scale = 1_000_000 / r["users"]
+            out.append([f"1,000,000 × top-{r['k']} (extrapolated ×{scale:.0f}, not run)",
+                        seconds(r["write_s"] * scale), f"{r['lists_per_s']:,}",
+                        f"{r['mb_per_s']:.1f} MB/s",
+                        f"{r['used_memory_mb'] * scale / 1024:.1f} GB", "—"])  # fmt: skip
     head = ["lists", "write (pipelined, versioned, swap)", "lists/s", "payload",
             "Redis memory", "read p50 / p99 ms (loopback)"]  # fmt: skip
     return table(head, out) + "\n\n" + source("scale")
@@ -736,7 +782,7 @@ def search_identify() -> str:
             ["best copy is the FLAC", f"{dup['best_is_flac']} of {dup['groups_found']}"],
             ["radio edits: reported related / merged",
              f"{dup['edits_related']} / {dup['edits_merged']} of {dup['edits']}"],
-            ["ingest (no neural models) / linking",
+            ["ingest (metadata and fingerprint stages only) / linking",
              f"{dup['ingest_s']:.0f} s / {dup['link_s']:.1f} s"],
         ]  # fmt: skip
         text += "\n\n" + table(["duplicates folder", "value"], dup_rows)
@@ -765,7 +811,19 @@ def sing_pitch() -> str:
               "synthetic: worst range-end error (semitones)",
               "mir1k_half voices: raw pitch accuracy", "mir1k: mean tessitura error (semitones)",
               "speed (real time, one thread, shared machine)"]  # fmt: skip
-    return table(header, rows) + "\n\n" + source("sing")
+    text = table(header, rows)
+    mir_rows = r.get("mir1k_pitch", {}).get("rows", [])
+    pyin_clips = {x["clip"] for x in mir_rows if x["tracker"] == "pyin"}
+    paired = {t: [x for x in mir_rows if x["tracker"] == t and x["clip"] in pyin_clips]
+              for t in sorted({x["tracker"] for x in mir_rows})}  # fmt: skip
+    if pyin_clips and all(paired.values()):
+        cells = ", ".join(
+            f"`{t}` {sum(x['raw_pitch_accuracy'] for x in rs) / len(rs):.3f} at "
+            f"{sum(x['audio_s'] for x in rs) / sum(x['seconds'] for x in rs):.2f}× real time"
+            for t, rs in paired.items())  # fmt: skip
+        text += (f"\n\nOn the {len(pyin_clips)} mir1k clips every tracker ran on: {cells} "
+                 "(same process, same load).")
+    return text + "\n\n" + source("sing")
 
 
 def sing_retrieval() -> str:
@@ -800,14 +858,40 @@ def sing_retrieval() -> str:
                      f"{sp['matching_cpu_s']:.3f} s = {sp['total_cpu_s']:.2f} s")
         parts.append(text + f" (target {sp['target_s']:.0f} s).")  # fmt: skip
     if ret:
-        parts.append(f"The `vocals` stage runs at {ret['vocals_stage_realtime_factor']:.1f}× "
-                     "real time (one thread; mir1k clips).")
+        parts.append(f"The `vocals` stage (with its musicnn-mtt pass) ran at "
+                     f"{ret['vocals_stage_realtime_factor']:.2f}× real time on the mir1k clips "
+                     "(one thread, wall clock on the shared machine: see its load below).")
     return "\n\n".join(parts) + "\n\n" + source("sing")
+
+
+def reliability_stateful() -> str:
+    """The stateful ingest test's long profile (bench/stateful.py): its reach, what it found."""
+    r = results("stateful")
+    reach = r["reach"]
+    ops = sum(v for k, v in reach.items() if k not in (
+        "sequences", "steps", "ingests", "kills", "checks", "catalog_checks", "files_written"))
+    broken = sum(v for k, v in reach.items() if k.startswith(("broken:", "symlink:")))
+    rows = [
+        ["operation sequences", num(reach.get("sequences", 0))],
+        ["steps (file operations and runs)", num(reach.get("steps", 0))],
+        ["file operations", num(ops)],
+        ["of which broken files and links made", num(broken)],
+        ["completed ingests", num(reach.get("ingests", 0))],
+        ["ingests killed with SIGKILL", num(reach.get("kills", 0))],
+        ["`songscape check` runs (no error allowed)", num(reach.get("checks", 0))],
+        ["catalog-against-folder comparisons", num(reach.get("catalog_checks", 0))],
+        ["minutes", f"{r['minutes']:.1f}"],
+        ["failures", str(len(r["failures"])) + (
+            f" (first: {r['failures'][0].splitlines()[0][:120]})" if r["failures"] else "")],
+    ]
+    return table(["long profile", "count"], rows) + "\n\n" + source("stateful")
 
 
 #: Every figure block: NAME -> renderer.
 TABLES: dict[str, Callable[[], str]] = {
+    "reliability-stateful": reliability_stateful,  # issue 16
     "readme": readme,
+    "descriptors-rhythm-backends": descriptors_rhythm_backends,  # issue 18
     "models-probe": models_probe,
     "models-embed": models_embed,
     "training-results": training_results,
@@ -828,6 +912,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale-capacity": scale_capacity,
     "sing-pitch": sing_pitch,  # issue 14
     "sing-retrieval": sing_retrieval,  # issue 14
+    **{f"emotion-{k}": (lambda f=f: f(results, table, source))  # issue 19
+       for k, f in emotion_figures.RENDERERS.items()},
 }
 
 

@@ -6,6 +6,10 @@ Prints one JSON object per configuration (one line each):
   file; ``realtime_factor`` is audio seconds analysed per wall second on one core.
 - ``mode="pool"``: the real ``ingest`` with N worker processes into a fresh library,
   including process start-up, fingerprinting and SQLite writes.
+- ``mode="stage_costs"``: one process, warm, every stage timed alone on each file (audio
+  decoded first, counted as ``decode``), plus the descriptors stage with the onset beat
+  tracker (``descriptors[onset]``, the tracker before issue 18) on the same files — so the
+  cost each stage adds, and the ingest before/after a change, come from one run.
 
 Every row says ``models``: whether the network stages ran (the default ingest: the
 default model's embedding and the MSD + MTT tags); ``--no-models`` measures decode +
@@ -15,6 +19,7 @@ Result: ``bench/results/ingest.json`` (``--out``; rows of the other ``models`` s
 already there are kept, so both settings can be recorded by two runs).
 
 Usage: python bench/ingest.py [--data DIR] [--limit N] [--workers 1 2 ...] [--no-models]
+[--no-stage-costs]
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ import time
 from pathlib import Path
 
 from record import RESULTS_DIR, machine, write_results
+from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
 from songscape.ingest.model_stages import DEFAULT_TAG_MODELS, model_stage_names
 from songscape.ingest.pipeline import IngestOptions, WorkItem, run_item
 from songscape.ingest.scan import scan_audio_files
-from songscape.ingest.stages import pipeline_stages
+from songscape.ingest.stages import DescriptorsStage, TrackContext, pipeline_stages
 from songscape.library.library import Library
-from songscape.models.registry import DEFAULT_MODEL
+from songscape.models.registry import DEFAULT_MODEL, get_spec
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -97,6 +103,57 @@ def bench_pool(files: list[Path], workers: int, models: bool = True) -> dict:
     }
 
 
+def decode_all(ctx: TrackContext, rates: set[int]) -> None:
+    for sr in rates:
+        for mono in (True, False):
+            ctx.audio(sr, mono)
+
+
+def bench_stage_costs(files: list[Path], models: bool = True) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    extra = model_stage_names((DEFAULT_MODEL,), DEFAULT_TAG_MODELS) if models else []
+    stages = pipeline_stages(extra)
+    rates = {ANALYSIS_SAMPLE_RATE} | {get_spec(m).sample_rate for m in
+                                      ((DEFAULT_MODEL, *DEFAULT_TAG_MODELS) if models else ())}
+    old_descriptors = DescriptorsStage("onset")
+    costs: dict[str, float] = {}
+    audio_s = 0.0
+
+    def timed(name: str, work, *args) -> None:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            work(*args)
+        except Exception as err:  # noqa: BLE001 - a stage that rejects a file costs its time
+            costs.setdefault(f"{name} failures", 0.0)
+            costs[f"{name} failures"] += 1
+            print(f"  {name}: {type(err).__name__}: {err}", file=sys.stderr)
+        costs[name] = costs.get(name, 0.0) + time.perf_counter() - started
+
+    for i, path in enumerate([files[0], *files]):  # the first pass warms up, not counted
+        ctx = TrackContext(path)
+        if i == 1:
+            costs.clear()
+        timed("decode", decode_all, ctx, rates)
+        for stage in stages:
+            timed(stage.name, stage.run, ctx)
+        timed("descriptors[onset]", old_descriptors.run, ctx)
+        if i:
+            audio_s += len(ctx.audio(ANALYSIS_SAMPLE_RATE)) / ANALYSIS_SAMPLE_RATE
+    stage_names = ["decode", *(s.name for s in stages)]
+    total = sum(costs[n] for n in stage_names)
+    before = total - costs["descriptors"] + costs["descriptors[onset]"]
+    return {
+        "mode": "stage_costs", "workers": 1, "models": models, "files": len(files),
+        "audio_s": round(audio_s, 1),
+        "seconds": {k: round(v, 2) for k, v in costs.items()},
+        "share_of_total": {n: round(costs[n] / total, 3) for n in stage_names},
+        "realtime_factor": round(audio_s / total, 1),
+        "realtime_factor_with_onset_beats": round(audio_s / before, 1),
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -104,6 +161,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     parser.add_argument("--no-models", action="store_true", help="no network stages")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--no-stage-costs", dest="stage_costs", action="store_false",
+                        help="skip the per-stage timing pass")
     args = parser.parse_args()
     models = not args.no_models
     if not args.data.exists():
@@ -113,6 +172,9 @@ def main() -> None:
         files = files[: args.limit]
     rows = [bench_inline(files, models)]
     print(json.dumps(rows[-1]), flush=True)
+    if args.stage_costs:
+        rows.append(bench_stage_costs(files, models))
+        print(json.dumps(rows[-1]), flush=True)
     for workers in args.workers:
         rows.append(bench_pool(files, workers, models))
         print(json.dumps(rows[-1]), flush=True)

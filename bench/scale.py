@@ -184,8 +184,9 @@ def bench_vectors(n: int) -> None:
         expr = f"tempo >= {TEMPO_RANGE[0]} and tempo <= {TEMPO_RANGE[1]}"
         found_f, speed_f = _latencies(lambda q, e=expr: search(q, e), queries)
         rss = _rss_kb()
-        _emit(base | {"engine": "milvus-lite", "index": f"{index_type} {build_params or ''}"
-                      f"{search_params or ''}".strip(), "build_s": round(build, 2),
+        label = " ".join([index_type, *(f"{k}={v}" for k, v in build_params.items()),
+                          *(f"{k}={v}" for k, v in search_params.items())])  # fmt: skip
+        _emit(base | {"engine": "milvus-lite", "index": label, "build_s": round(build, 2),
                       "memory_mb": round((rss - rss_open) / 1024, 1),
                       "open_rss_mb": round((rss_open - rss0) / 1024, 1),
                       "recall_at_10": _recall(found, truth), **speed,

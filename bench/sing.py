@@ -16,10 +16,12 @@ Writes ``bench/results/sing.json``. Parts (each a key of ``results``):
 ``metamorphic``
     Jamendo songs (``--jamendo-songs``): the first ``--segment-s`` seconds of sung lines
     (line annotations), vocal-dominant signal (HPSS + REPET-SIM) as in the ``vocals``
-    stage. Pitch-shifted by k = -4…+4 semitones (librosa): the estimated comfortable
-    range and tessitura must move by k ± 0.5 and the suggested transposition against a
-    fixed song by -k (within the ±6 window); time-stretched by 0.9 and 1.1: the cosine of
-    each timbre embedding with the original's must be ≥ 0.9.
+    stage, read as a song's vocal line (pitch, frames within 13 semitones of the median,
+    note histogram). Pitch-shifted by k = ±2, ±4 semitones (librosa): the estimated
+    comfortable range and tessitura must move by k ± 0.5, and the suggested
+    transposition for a fixed singer (whose comfortable range is the original line's)
+    by -k; time-stretched by 0.9 and 1.1: the cosine of each timbre embedding with the
+    original's must be ≥ 0.9.
 ``singer_retrieval``
     mir1k_half: per singer, ``--catalog-per-singer`` clips enrolled as songs (mixture =
     both channels summed, analysed like the ``vocals`` stage) and the isolated voices of
@@ -56,11 +58,12 @@ from tqdm import tqdm  # noqa: E402
 
 from record import machine, write_results  # noqa: E402
 from songscape.analysis.vocals import vocal_dominant  # noqa: E402
-from songscape.analysis.voice import voice_range  # noqa: E402
+from songscape.analysis.voice import near_median, voice_range  # noqa: E402
 from songscape.audio.augment import pitch_shift, time_stretch  # noqa: E402
 from songscape.audio.decode import load_audio  # noqa: E402
 from songscape.audio.voice_synth import frame_truth, note_contour, sing_melody  # noqa: E402
-from songscape.ingest.vocals_stage import analyze_song_vocals  # noqa: E402
+from songscape.catalog.vocals import NOTE_HIST_LOW  # noqa: E402
+from songscape.ingest.vocals_stage import analyze_song_vocals, note_histogram  # noqa: E402
 from songscape.models.pitch import PITCH_TRACKERS, track_pitch  # noqa: E402
 from songscape.models.registry import get_spec, load_model  # noqa: E402
 from songscape.models.vocal_timbre import baseline_vocal_embeddings  # noqa: E402
@@ -181,32 +184,35 @@ def sung_segment(song: Path, seconds: float) -> np.ndarray:
 
 def metamorphic(n_songs: int, segment_s: float) -> dict:
     songs = sorted((DATA / "jamendolyrics_subset10" / "audio").glob("*.ogg"))[:n_songs]
-    reference = np.zeros((1, 84), dtype=np.float32)
-    reference[0, 55 - 24: 68 - 24] = 1.0  # a fixed song: G3-G4
     shifts, stretches = [], []
     for song in tqdm(songs, desc="metamorphic"):
         seg = vocal_dominant(sung_segment(song, segment_s), SR)
 
-        def measure(y):
+        def measure(y, singer=None):
+            # the segment is a song's vocal line: as the vocals stage reads it
             track = track_pitch(y, SR, hop_s=HOP)
-            rng = voice_range(track.midi, HOP)
-            fit = range_fit_matrix(reference, 24, rng.comfortable_midi)
+            sung = near_median(track.midi)
+            rng = voice_range(sung, HOP)
+            singer = rng.comfortable_midi if singer is None else singer
+            fit = range_fit_matrix(note_histogram(sung, HOP)[None], NOTE_HIST_LOW, singer)
             emb = baseline_vocal_embeddings(y, SR, track.times_s, np.isfinite(track.midi))
-            return rng, int(best_transpositions(fit)[1][0]), {k: v for k, (_, v) in emb.items()}
+            return (rng, int(best_transpositions(fit)[1][0]),
+                    {k: v for k, (_, v) in emb.items()}, singer)
 
-        base_rng, base_t, base_emb = measure(seg)
+        # a fixed singer: the one whose comfortable range is the original line's own
+        base_rng, base_t, base_emb, singer = measure(seg)
         for k in (-4, -2, 2, 4):
-            rng, t, _ = measure(pitch_shift(seg, SR, k))
-            expected_t = int(np.clip(base_t - k, -6, 6))
+            rng, t, _, _ = measure(pitch_shift(seg, SR, k), singer)
             shifts.append({
                 "song": song.stem, "k": k,
+                "range_shift": [rng.range_midi[i] - base_rng.range_midi[i] for i in (0, 1)],
                 "comfortable_shift": [rng.comfortable_midi[i] - base_rng.comfortable_midi[i]
                                       for i in (0, 1)],
                 "tessitura_shift": rng.tessitura_midi - base_rng.tessitura_midi,
-                "transposition": t, "expected_transposition": expected_t,
+                "transposition": t, "expected_transposition": int(np.clip(base_t - k, -6, 6)),
             })  # fmt: skip
         for rate in (0.9, 1.1):
-            _, _, emb = measure(time_stretch(seg, rate))
+            _, _, emb, _ = measure(time_stretch(seg, rate), singer)
             stretches.append({"song": song.stem, "rate": rate, "cosine": {
                 kind: float(np.dot(v, base_emb[kind]) / (np.linalg.norm(v)
                             * np.linalg.norm(base_emb[kind]) + 1e-12))
@@ -221,6 +227,8 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
             "transposition_moves_by_minus_k": f"{sum(ok_t)}/{len(ok_t)}",
             "max_tessitura_shift_error": float(max(abs(s["tessitura_shift"] - s["k"])
                                                    for s in shifts)),
+            "max_comfortable_shift_error": float(max(abs(c - s["k"]) for s in shifts
+                                                     for c in s["comfortable_shift"])),
             "stretch_min_cosine": {k: float(min(s["cosine"][k] for s in stretches))
                                    for k in kinds},
         },

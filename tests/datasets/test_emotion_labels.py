@@ -39,7 +39,8 @@ def test_the_shared_emotion_sets_read_with_their_groups():
                                     "sadness"}  # fmt: skip
     four = read_emotion_labels(DATA / "emotion4q_third" / "labels.csv")
     assert four.binary == {"valence", "arousal"} and four.group_source == "column:artist"
-    assert np.nansum(four.targets["valence"]) == 120 and set(four.strata) == {"Q1", "Q2", "Q3", "Q4"}
+    assert np.nansum(four.targets["valence"]) == 120
+    assert set(four.strata) == {"Q1", "Q2", "Q3", "Q4"}
 
 
 def test_polarity_quadrant_and_numeric_values(tmp_path, clips):

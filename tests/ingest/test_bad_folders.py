@@ -134,3 +134,26 @@ def test_a_copy_overwritten_by_a_broken_file_is_no_longer_a_duplicate(tmp_path):
         _ingest_twice(lib, folder)
         assert lib.store.conn.execute("SELECT COUNT(*) FROM duplicates").fetchone()[0] == 0
         assert [s for s, _ in _rows(lib).values()] == ["ok", "ok"]
+
+
+def test_a_vanished_file_with_copies_moves_to_a_copy_instead_of_going_missing(tmp_path):
+    """Bug (long profile): a track whose file was deleted (re-encoded) while recorded copies
+    of it remained went missing, its copies recorded as duplicates of a missing track."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(_clip(3), folder / "a.ogg")
+    shutil.copy(_clip(3), folder / "b.ogg")
+    shutil.copy(_clip(3), folder / "c.ogg")
+    with Library(tmp_path / "lib", create=True) as lib:
+        lib.ingest([folder], NO_MODELS)
+        [track] = lib.tracks()
+        (folder / track["path"]).unlink()
+        report = lib.ingest([folder], NO_MODELS)
+        assert (report.moved, report.missing) == (1, 0)
+        [moved] = lib.tracks()
+        assert moved["id"] == track["id"] and moved["status"] == "ok"
+        assert moved["path"] != track["path"] and Path(moved["path"]).exists()
+        assert lib.duplicates(moved["id"]) == sorted(
+            str(p) for p in folder.iterdir() if str(p) != moved["path"]
+        )
+        assert lib.check().ok

@@ -141,3 +141,12 @@ def test_analyze_json_has_sections_and_highlight(song_library, capsys):
     assert set(out["highlight"]) == {"start_s", "end_s", "method", "score"}
     assert out["highlight"]["method"] == "signal"
     assert "tempo_bpm" in out and "beat_times" in out
+
+
+def test_descriptors_record_the_beat_tracker(song_library):
+    lib_dir, _, song = song_library
+    with Library(lib_dir) as lib:
+        track = lib.track(_song_id(lib))
+    assert track["descriptors"]["rhythm_method"] == "beatnet-dbn"
+    beats = np.asarray(track["descriptors"]["beat_times"])
+    assert abs(60.0 / np.median(np.diff(beats)) - 120.0) < 2.0

@@ -125,3 +125,21 @@ def test_a_catalog_that_cannot_be_opened_is_not_served(tmp_path):
     (tmp_path / "lib").mkdir()
     with pytest.raises(LibraryError, match="no library"):
         create_app(tmp_path / "lib")
+
+
+def test_serve_requires_a_token_beyond_loopback():
+    from songscape.cli.parser import build_parser
+    from songscape.cli.serve_cmds import auth_token
+    from songscape.errors import UsageError
+
+    def token(*argv: str) -> str | None:
+        return auth_token(build_parser().parse_args(["serve", *argv]))
+
+    assert token() is None and token("--host", "::1") is None
+    generated = token("--host", "0.0.0.0")
+    assert generated and len(generated) >= 24 and generated != token("--host", "0.0.0.0")
+    assert token("--host", "0.0.0.0", "--no-auth") is None
+    assert token("--token", "x" * 16) == "x" * 16  # on loopback too, when asked
+    for bad in (("--token", "short"), ("--token", "x" * 16, "--no-auth")):
+        with pytest.raises(UsageError):
+            token(*bad)

@@ -66,8 +66,8 @@ def test_schemathesis_all_checks_zero_failures(live_server, tmp_path):
         [st, "--config-file", str(CONFIG), "run", f"{live_server}/openapi.json",
          "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", "16",
          "--generation-deterministic", "--request-timeout", "120", "--no-color",
-         # a hang guard: the shared 2-core CI machine can be very busy
-         "--max-response-time", "60",
+         # a hang guard, not a latency target: the shared 2-core machine runs at load 20+
+         "--max-response-time", "120",
          "--report-json-path", str(report)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip

@@ -290,10 +290,12 @@ def test_queue_radio_keys_and_shared_url(server, browser):
     _select(page, ids[0])
     # The URL names the selection; opening it restores the selection.
     assert parse_qs(urlparse(page.url).query)["track"] == [ids[0]]
-    shared = browser.new_page(viewport={"width": 1366, "height": 800})
-    shared.goto(page.url)
-    shared.wait_for_function("(id) => document.body.dataset.selected === id", arg=ids[0])
+    shared, shared_errors = _open(browser, page.url)
+    shared.wait_for_function(
+        "(id) => document.body.dataset.selected === id", arg=ids[0], timeout=60_000
+    )
     assert shared.inner_text("#info-title") == page.inner_text("#info-title")
+    assert shared_errors == []
     shared.close()
     # Keys: n moves to the nearest neighbour, p back.
     first_neighbour = page.get_attribute("#neighbours li:first-child", "data-id")

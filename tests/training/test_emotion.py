@@ -49,14 +49,16 @@ def features(row: np.ndarray, n_patches: int = 5) -> AudioEmotionFeatures:
 
 def test_cross_fitted_heads_learn_what_the_features_carry():
     X, labels = synthetic()
-    pred, folds = out_of_fold(X, labels, folds=5)
+    pred, folds = out_of_fold(X, labels, ("embedding",), folds=5, targets=["valence", *GEMS])
     assert len(folds) == 5
     for train, test in folds:  # grouped: no group on both sides
         assert not set(labels.groups[train]) & set(labels.groups[test])
     scores = score_predictions(pred, labels)
-    assert scores["per_target"]["arousal"]["spearman"]["rho"] > 0.7
-    assert scores["per_target"]["valence"]["roc_auc"]["auc"] > 0.8
+    assert scores["per_target"]["valence"]["roc_auc"]["auc"] > 0.75
     assert scores["gems_mean_spearman"] > 0.6
+    arousal, _ = out_of_fold(X, labels, ("descriptors",), folds=5, targets=["arousal"])
+    rho = score_predictions(arousal, labels)["per_target"]["arousal"]["spearman"]["rho"]
+    assert rho > 0.7
     # A block that carries nothing about the targets scores near chance.
     only_tags, _ = out_of_fold(X, labels, ("tags",), folds=5, targets=["arousal"])
     rho = score_predictions(only_tags, labels)["per_target"]["arousal"]["spearman"]["rho"]

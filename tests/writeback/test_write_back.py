@@ -104,7 +104,7 @@ def test_write_back_keeps_audio_and_catalog(library):
         else:
             assert got["gain"].endswith(" dB")
             assert abs(float(got["gain"].split()[0]) - (-18 - t["loudness_lufs"])) <= 0.011
-            assert 0.05 < float(got["peak"]) <= 1.0
+            assert 0.05 < float(got["peak"]) < 2.0  # lossy decoding may overshoot 1.0
         assert stream_hash(music / f"clip.{fmt}") == before[fmt], fmt
         assert t["genre"] == "jazz"  # the catalog knows the genre it wrote
     # The catalog took songscape's own write for what it is: nothing to re-analyse.

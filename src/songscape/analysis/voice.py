@@ -34,6 +34,8 @@ MIN_VOICED_S = 5.0
 SILENCE_DBFS = -60.0
 MAX_CLIPPED_SHARE = 0.01
 MIN_SUSTAINED_SHARE = 0.45
+#: Voiced seconds needed before a recording can be judged as speech.
+MIN_JUDGED_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -276,16 +278,19 @@ def check_level(y: np.ndarray) -> None:
 def check_singing(voice: VoiceRange) -> None:
     """Raise :class:`VoiceCheckError` when a contour is too short or sounds spoken.
 
-    Too short: fewer than :data:`MIN_VOICED_S` seconds of voiced frames. Speech:
-    fewer than :data:`MIN_SUSTAINED_SHARE` of the voiced frames in held notes.
+    Speech: fewer than :data:`MIN_SUSTAINED_SHARE` of the voiced frames in held notes
+    (judged from :data:`MIN_JUDGED_S` voiced seconds on). Too short: fewer than
+    :data:`MIN_VOICED_S` seconds of voiced frames.
     """
+    # Speech first (when there is enough voiced sound to tell): it is the useful answer
+    # for a spoken recording, whose voiced frames are few anyway.
+    if voice.sustained_share < MIN_SUSTAINED_SHARE and voice.voiced_s >= MIN_JUDGED_S:
+        raise VoiceCheckError(
+            f"this sounds like speech, not singing (only {voice.sustained_share:.0%} of the "
+            "voiced sound holds a note): sing a melody rather than speaking"
+        )
     if voice.voiced_s < MIN_VOICED_S:
         raise VoiceCheckError(
             f"only {voice.voiced_s:.1f} s of singing found; sing for at least "
             f"{MIN_VOICED_S:.0f} s (a verse or a scale) and try again"
-        )
-    if voice.sustained_share < MIN_SUSTAINED_SHARE:
-        raise VoiceCheckError(
-            f"this sounds like speech, not singing (only {voice.sustained_share:.0%} of the "
-            "voiced sound holds a note): sing a melody rather than speaking"
         )

@@ -65,13 +65,36 @@ def _print_report(report: dict) -> None:
                   f"\n      share {r['matched_s']:.0f} s (at {r['offset_s']:+.1f} s)")  # fmt: skip
 
 
+class _LinkProgress:
+    """A tqdm bar on stderr for linking recordings, drawn once there are 50 tracks or more."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def __enter__(self) -> _LinkProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None and self.enabled and total >= 50:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="comparing fingerprints", unit="track")
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+
 def cmd_duplicates(args: argparse.Namespace) -> int:
     """Copies of one recording in several files (any format, bitrate, tags)."""
     if args.apply and not args.move_others:
         raise UsageError("--apply goes with --move-others DIR")
     if args.move_others and args.keep != "best":
         raise UsageError("--move-others needs --keep best")
-    with open_library(args) as lib:
+    with open_library(args) as lib, _LinkProgress(enabled=not args.json) as progress:
+        lib.link_recordings(progress)  # compares new or changed tracks (a bar when many)
         if args.move_others:
             result = lib.move_duplicates(args.move_others, keep=args.keep, apply=args.apply)
         else:

@@ -34,8 +34,8 @@ def cmd_tags_write(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         def progress(rows):  # noqa: ANN001, ANN202
-            return tqdm(rows, desc="tags", unit="file", disable=len(rows) < 2 or args.json,
-                        file=sys.stderr)  # fmt: skip
+            quiet = len(rows) < 2 or args.json or not sys.stderr.isatty()
+            return tqdm(rows, desc="tags", unit="file", disable=quiet, file=sys.stderr)
 
         out = lib.write_tags(None if args.all else refs, fields, dry_run=args.dry_run,
                              overwrite=args.overwrite, progress=progress)  # fmt: skip

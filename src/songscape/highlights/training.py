@@ -131,7 +131,8 @@ def train_attention_model(
                             f"got {len(data)}")  # fmt: skip
     config = TrainConfig(
         arch="self-attention", task="tags", epochs=epochs, batch_size=8, lr=2e-3, seed=seed,
-        patience=4, chunks_per_track=chunks_per_track, valid_chunks=4, valid_fraction=0.2, encoder=ENCODER,
+        patience=4, chunks_per_track=chunks_per_track, valid_chunks=4, valid_fraction=0.2,
+        encoder=ENCODER,
     )  # fmt: skip
     result = train(config, data, name, models_dir=models_dir, cache_dir=cache_dir,
                    overwrite=overwrite, progress=progress)  # fmt: skip

@@ -61,6 +61,12 @@ def current_heads() -> list[EmotionHead]:
     return _HEADS[1]
 
 
+def forget_heads() -> None:
+    """Read the installed heads again on next use (after installing or removing one)."""
+    global _HEADS
+    _HEADS = None
+
+
 def track_lyrics(ctx: TrackContext) -> tuple[str | bytes | None, str | None]:
     """``(text, source)``: the file's lyrics tag, else its sidecar file."""
     try:

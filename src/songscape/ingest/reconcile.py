@@ -166,7 +166,7 @@ def reconcile(
                 tracks.delete_track(conn, track_id)
         for path, track_id, stat in copies:
             pending.setdefault(track_id, []).append((path, stat))
-        if moves or report.missing or overwritten:
+        if moves or report.missing or report.moved or overwritten:
             store.bump_catalog_version(conn)
     return work, pending
 
@@ -216,6 +216,17 @@ def _apply(
         if row["id"] in moves or not under(row["path"], roots):
             continue
         gone = row["path"] not in files
+        if gone and row["status"] == STATUS_OK and row["id"] not in displaced:
+            # A recorded copy of the vanished file is still there: it becomes the track's
+            # file (a move), instead of the track going missing beside its own copies.
+            heir = next((p for p in tracks.duplicate_paths(conn, row["id"]) if p in files), None)
+            if heir is not None:
+                stat = files[heir]
+                tracks.delete_duplicate(conn, heir)
+                tracks.move_track(conn, row["id"], heir, stat.size_bytes if stat else None,
+                                  stat.mtime if stat else None, now)  # fmt: skip
+                report.moved += 1
+                continue
         if row["id"] in displaced or (gone and row["status"] == STATUS_OK):
             tracks.mark_missing(conn, row["id"], now)
             report.missing += 1

@@ -36,6 +36,7 @@ from songscape.audio.decode import (
 )
 from songscape.audio.metadata import read_tags
 from songscape.catalog import analysis, tracks
+from songscape.models.rhythm import DEFAULT_RHYTHM_BACKEND, rhythm_tracker
 
 
 class TrackContext:
@@ -154,14 +155,19 @@ class DescriptorsStage(Stage):
     """DSP descriptors (tempo, beats, downbeats, key, loudness, energy, brightness)."""
 
     name = "descriptors"
-    version = 1
+    #: 2: beats and downbeats from BeatNet's network and the bar-pointer DBN (issue 18).
+    version = 2
+
+    def __init__(self, rhythm_backend: str = DEFAULT_RHYTHM_BACKEND):
+        self.rhythm_backend = rhythm_backend
 
     def run(self, ctx: TrackContext) -> Descriptors:
         from songscape.analysis.descriptors import describe
 
         y_channels = ctx.audio(ANALYSIS_SAMPLE_RATE, mono=False)
         y = ctx.audio(ANALYSIS_SAMPLE_RATE, mono=True)
-        d = describe(y, ANALYSIS_SAMPLE_RATE, y_channels=y_channels)
+        d = describe(y, ANALYSIS_SAMPLE_RATE, y_channels=y_channels,
+                     rhythm=rhythm_tracker(self.rhythm_backend))  # fmt: skip
         ctx.cache[("stage", "descriptors")] = d  # for later stages (structure, highlight)
         return d
 

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import songscape.ingest.emotion_stage  # noqa: F401  (``emotion``, issue 19)
+import songscape.ingest.fingerprint_stage  # noqa: F401  (registers the ``fingerprint`` stage)
+
 # Imported for its side effect: it registers the ``embed:``/``tag:`` stage families,
 # which a spawned worker (importing only this module) needs to resolve stage names.
 import songscape.ingest.model_stages  # noqa: F401
-import songscape.ingest.fingerprint_stage  # noqa: F401  (registers the ``fingerprint`` stage)
 import songscape.ingest.structure_stages  # noqa: F401  (``structure``, ``highlight``)
 import songscape.ingest.vocals_stage  # noqa: F401  (``vocals:<tracker>``, issue 14)
-import songscape.ingest.emotion_stage  # noqa: F401  (``emotion``, issue 19)
 from songscape.errors import AudioError
 from songscape.ingest.scan import FileStat, content_hash
 from songscape.ingest.stages import TrackContext, get_stage

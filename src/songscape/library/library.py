@@ -201,6 +201,7 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
             out["descriptors"] = {
                 "analysis_sample_rate": desc["analysis_sample_rate"],
                 "energy_rate_hz": desc["energy_rate_hz"],
+                "rhythm_method": desc["rhythm_method"],
                 **{
                     name: [round(float(v), 2 if name == "energy_curve" else 3) for v in arr]
                     for name, arr in arrays.items()

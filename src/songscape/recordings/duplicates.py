@@ -57,7 +57,7 @@ def _copy_entry(facts: dict, link: dict | None, best_id: str) -> dict:
         sign = 1.0 if link["track_a"] == best_id else -1.0
         entry |= {
             "matched_s": round(link["matched_s"], 1),
-            "offset_s": round(sign * link["offset_s"], 2),
+            "offset_s": round(sign * link["offset_s"], 2) + 0.0,  # no "-0.0"
             "ber": round(link["ber"], 3),
         }
     else:
@@ -106,7 +106,7 @@ def duplicate_report(links: list[dict], facts: dict[str, dict]) -> dict:
                 "a": {"id": a["id"], "path": a["path"], "title": a.get("title")},
                 "b": {"id": b["id"], "path": b["path"], "title": b.get("title")},
                 "matched_s": round(link["matched_s"], 1),
-                "offset_s": round(link["offset_s"], 2),
+                "offset_s": round(link["offset_s"], 2) + 0.0,
                 "coverage_a": round(link["coverage_a"], 3),
                 "coverage_b": round(link["coverage_b"], 3),
                 "ber": round(link["ber"], 3),

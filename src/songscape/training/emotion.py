@@ -53,7 +53,7 @@ from songscape.models.emotion_space import GEMS
 #: Fewest labelled items with usable lyrics for a lyrics model.
 MIN_LYRICS_ITEMS = 20
 RIDGE_ALPHAS = np.logspace(-1, 5, 25)
-LOGISTIC_CS = np.logspace(-4, 1, 11)
+LOGISTIC_CS = np.logspace(-4, 1, 6)
 #: Per-patch model's ridge penalty (patches of one track share its label).
 PATCH_ALPHA = 100.0
 

@@ -316,7 +316,7 @@ function clusterLabelTraces() {
     type: "scatter3d", mode: "text", name: "cluster names", meta: "__labels",
     x: idx.map((k) => sum[k][0] / sum[k][3]),
     y: idx.map((k) => sum[k][1] / sum[k][3]),
-    z: idx.map((k) => sum[k][2] / sum[k][3]),
+    z: idx.map((k) => sum[k][2] / sum[k][3] + 0.06), // just above the points
     text: idx.map((k) => names[k]),
     customdata: idx.map(() => null),
     textfont: { color: "#f4f7fb", size: window.innerWidth < 760 ? 10 : 13 },
