@@ -42,7 +42,7 @@ import mir_eval
 import numpy as np
 import soundfile as sf
 
-from record import machine, write_results
+from record import RESULTS_DIR, machine, write_results
 from songscape.analysis import bar_pointer
 from songscape.analysis import key as key_mod
 from songscape.analysis.descriptors import RhythmTracker, compute_features, describe
@@ -328,6 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                          limit=args.limit)  # fmt: skip
     # the per-file timings stay on stdout: the result file keeps the summaries (small)
     saved = json.loads(json.dumps(result, default=float))
+    # Backends not re-run this time keep their rows from the previous result file,
+    # marked with the date they were measured.
+    previous_path = args.json_out or RESULTS_DIR / "descriptors.json"
+    if previous_path.is_file():
+        previous = json.loads(previous_path.read_text())
+        for name, rows in previous["results"].get("rhythm_backends", {}).items():
+            if name not in saved["rhythm_backends"]:
+                rows.setdefault("measured", previous["conditions"].get("date"))
+                saved["rhythm_backends"][name] = rows
     for timing in [saved.get("timing", {})] + [
         b.get("timing", {}) for b in saved["rhythm_backends"].values()
     ]:

@@ -842,9 +842,12 @@ def sing_retrieval() -> str:
     meta = r.get("metamorphic", {}).get("summary")
     if meta:
         cos = ", ".join(f"{k} {v:.3f}" for k, v in meta["stretch_min_cosine"].items())
-        parts.append(f"Metamorphic checks (Jamendo sung lines, k = ±2, ±4 semitones): range and "
-                     f"tessitura move by k ± 0.5 in {meta['range_moves_by_k']} cases (worst "
-                     f"tessitura error {meta['max_tessitura_shift_error']:.2f} semitones); the "
+        worst_c = meta.get("max_comfortable_shift_error")
+        worst_c = "" if worst_c is None else f", comfortable-range end {worst_c:.2f}"
+        parts.append(f"Metamorphic checks (Jamendo sung lines, k = ±2, ±4 semitones): both "
+                     f"comfortable-range ends and the tessitura move by k ± 0.5 in "
+                     f"{meta['range_moves_by_k']} cases (worst errors: tessitura "
+                     f"{meta['max_tessitura_shift_error']:.2f} semitones{worst_c}); the "
                      f"suggested transposition moves by −k in "
                      f"{meta['transposition_moves_by_minus_k']}; time stretch 0.9/1.1, lowest "
                      f"timbre cosine: {cos}.")  # fmt: skip

@@ -67,13 +67,13 @@ def test_ingest_stores_emotion_and_every_view_shows_it(library, tmp_path):
     # filters and text search
     ref = tracks["song0"]["id"]
     everything = lib.similar(ref, k=5, filters=["valence=-1..1"])["results"]
-    assert [r["track_id"] for r in everything] == [tracks["song1"]["id"]]
+    assert [r["id"] for r in everything] == [tracks["song1"]["id"]]
     v1 = tracks["song1"]["valence"]
     lo, hi = (round(v1 + 0.01, 3), 1.0) if v1 < 0.98 else (-1.0, round(v1 - 0.01, 3))
     assert lib.similar(ref, k=5, filters=[f"valence={lo}..{hi}"])["results"] == []
     found = lib.search("something energetic")
     assert found["results"] and "emotion" in found["results"][0]["explanation"]
-    order = [r["track_id"] for r in found["results"]]
+    order = [r["id"] for r in found["results"]]
     by_arousal = sorted(tracks.values(), key=lambda t: -t["arousal"])
     assert order[0] == by_arousal[0]["id"]
 

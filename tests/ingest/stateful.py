@@ -236,8 +236,9 @@ class IngestMachine(RuleBasedStateMachine):
     def edit_tags(self, data, title):
         from mutagen.oggvorbis import OggVorbis
 
-        goods = [p for p in self.entries(True) if p.suffix == ".ogg" and blake(p.read_bytes())
-                 in self.good]  # fmt: skip
+        # by content, not name: a swap can put a WAV into x.ogg
+        goods = [p for p in self.entries(True) if p.read_bytes()[:4] == b"OggS"
+                 and blake(p.read_bytes()) in self.good]  # fmt: skip
         if not goods:
             return
         path = data.draw(st.sampled_from(goods))

@@ -153,7 +153,7 @@ def test_a_vanished_file_with_copies_moves_to_a_copy_instead_of_going_missing(tm
         [moved] = lib.tracks()
         assert moved["id"] == track["id"] and moved["status"] == "ok"
         assert moved["path"] != track["path"] and Path(moved["path"]).exists()
-        assert lib.duplicates(moved["id"]) == sorted(
+        assert lib.store.duplicates(moved["id"]) == sorted(
             str(p) for p in folder.iterdir() if str(p) != moved["path"]
         )
         assert lib.check().ok

@@ -62,9 +62,9 @@ def test_ingest_real_music_records_everything(tmp_path, music_folder):
                 "musicnn-msd": {"version": get_spec("musicnn-msd").version, "dim": 200}
             }
             assert set(full["tags"]) == {"musicnn-msd", "musicnn-mtt"}
-        # Arrays are stored as BLOBs, one row per (track, array): 3 descriptor arrays
-        # and one taggram per tagging model.
-        assert _count(lib, "arrays") == 4 * (3 + 2)
+        # Arrays are stored as BLOBs, one row per (track, array): 3 descriptor arrays,
+        # one taggram per tagging model and the emotion curve.
+        assert _count(lib, "arrays") == 4 * (3 + 2 + 1)
         assert _count(lib, "tags") == 4 * 2 * 50
         assert _count(lib, "embeddings") == 4
 
@@ -213,7 +213,7 @@ def test_remove_forgets_a_track(tmp_path, music_folder):
         victim = lib.tracks()[0]
         lib.remove(victim["id"])
         assert victim["id"] not in {t["id"] for t in lib.tracks()}
-        assert _count(lib, "descriptors") == 3 and _count(lib, "arrays") == 3 * 5
+        assert _count(lib, "descriptors") == 3 and _count(lib, "arrays") == 3 * 6
         assert _count(lib, "embeddings") == 3 and _count(lib, "tags") == 3 * 100
         assert Path(victim["path"]).exists()  # the file is untouched
 
@@ -413,4 +413,5 @@ def test_empty_file_beside_a_dangling_symlink_reingests(tmp_path):
             assert (report.failed, report.added, report.updated) == (2, 0, 0)
             assert len(lib.tracks()) == 2
             errors = sorted(t["error"] for t in lib.tracks(status="failed"))
-            assert errors == ["empty file (0 bytes)", "file not found"]
+            assert errors == [f"broken symbolic link (to {tmp_path / 'gone.ogg'})",
+                              "empty file (0 bytes)"]  # fmt: skip

@@ -216,7 +216,7 @@ def test_move_others_is_a_dry_run_first(tmp_path, capsys):
         assert library.store.get_track(row["id"])["status"] == "ok"
 
 
-def test_api_identify(lib_dir, clips):
+def test_api_identify(lib_dir, clips, tmp_path):
     from fastapi.testclient import TestClient
 
     from songscape.server.app import create_app
@@ -238,3 +238,7 @@ def test_api_identify(lib_dir, clips):
         assert client.post("/api/identify", content=b"").status_code == 400
         r = client.post("/api/identify?k=0", content=b"not audio at all" * 100)
         assert r.status_code == 400
+    Library(tmp_path / "empty", create=True).close()  # no fingerprints: 409 without k
+    with TestClient(create_app(tmp_path / "empty")) as client:
+        r = client.post("/api/identify?k=0", content=clips["a"].read_bytes())
+        assert r.status_code == 409 and "ingest" in r.json()["error"]

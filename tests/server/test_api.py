@@ -272,10 +272,13 @@ def test_path_traversal_is_refused(client, url):
     assert r.headers["content-type"].startswith("application/json")
 
 
-def test_client_paths_in_parameters_are_ignored(client, audio_track):
+def test_client_paths_in_parameters_are_refused(client, audio_track):
+    # Undeclared query parameters are refused (the HTTP contract, issue 16): a client can
+    # never point the audio route at a file of its choosing.
     track_id, data = audio_track
     r = client.get(f"/api/tracks/{track_id}/audio", params={"path": "/etc/passwd"})
-    assert r.status_code == 200 and r.content == data
+    assert r.status_code == 422 and b"root:" not in r.content
+    assert client.get(f"/api/tracks/{track_id}/audio").content == data
 
 
 # -- similar, distances, search ----------------------------------------------------------------
@@ -364,7 +367,8 @@ def test_map(client, lib_root):
     for name in ("title", "artist", "album", "genre", "top_tag", "tempo", "key", "cluster"):
         assert len(m["fields"][name]) == N_OK, name
     assert {f["name"] for f in m["colour_fields"]} == {
-        "genre", "top_tag", "album", "artist", "tempo", "key", "cluster"}  # fmt: skip
+        "genre", "top_tag", "album", "artist", "tempo", "key", "cluster",
+        "valence", "arousal", "mood"}  # fmt: skip  (emotion fields: issue 19)
     msd = set(get_spec("musicnn-msd").labels)
     pairs = [(t, g) for t, g in zip(m["fields"]["top_tag"], m["fields"]["genre"], strict=True)]
     assert all(t == g for t, g in pairs if g in msd)  # synthetic tags follow the genre

@@ -155,6 +155,17 @@ def _open(browser, url: str, width: int, height: int):
     return page, errors
 
 
+def _wait(page, predicate: str, arg=None, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` (a JS function of ``arg``) until it is true. Not
+    ``page.wait_for_function``: it compiles its predicate with ``new Function`` in the page,
+    which the page's Content-Security-Policy (no ``'unsafe-eval'``) forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"(arg) => ({predicate})(arg)", arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {predicate}")
+        page.wait_for_timeout(100)
+
+
 def _visible_points(page) -> int:
     """Points drawn in the colour traces (overlays such as "nearest 3" excluded)."""
     return page.evaluate(
@@ -249,7 +260,7 @@ def _click_a_point(page) -> int:
             page.wait_for_timeout(80)
             page.mouse.up()
             try:
-                page.wait_for_function("window.__clicked !== null", timeout=2_000)
+                _wait(page, "() => window.__clicked !== null", timeout=2)
             except Exception:  # noqa: BLE001 - no click event yet: hold still and retry
                 continue
             return int(page.evaluate("window.__clicked"))
@@ -288,9 +299,7 @@ def test_the_map_page_in_a_browser(server, browser):
         " title: window.songscape.state.map.fields.title[i]})",
         index,
     )
-    page.wait_for_function(
-        "(id) => document.getElementById('neighbours').dataset.for === id", arg=state["id"]
-    )
+    _wait(page, "(id) => document.getElementById('neighbours').dataset.for === id", state["id"])
     assert page.locator("#neighbours li[data-id]").count() == 5
     assert page.inner_text("#info-title") == state["title"]
     info = page.inner_text("#info-panel")
@@ -300,9 +309,7 @@ def test_the_map_page_in_a_browser(server, browser):
     src = page.get_attribute("#player", "src")
     assert src == f"/api/tracks/{state['id']}/audio"
     # The browser loads the audio through the API (Range requests) and knows its length.
-    page.wait_for_function(
-        "document.getElementById('player').duration > 0", timeout=15_000
-    )
+    _wait(page, "() => document.getElementById('player').duration > 0", timeout=15)
     assert abs(page.evaluate("document.getElementById('player').duration") - CLIP_S) < 3.5
     step("info panel, neighbours, audio")
     status = page.evaluate(
@@ -311,9 +318,7 @@ def test_the_map_page_in_a_browser(server, browser):
     assert status == 206
     neighbours = page.eval_on_selector_all("#neighbours li", "els => els.map(e => e.dataset.id)")
     assert state["id"] not in neighbours and len(set(neighbours)) == 5
-    page.wait_for_function(
-        "document.getElementById('map').data.some(t => t.name === 'nearest')"
-    )
+    _wait(page, "() => document.getElementById('map').data.some(t => t.name === 'nearest')")
     marked = _overlay(page, "nearest")
     ids = page.evaluate("window.songscape.state.map.ids")
     assert sorted(ids[i] for i in marked) == sorted(neighbours)
@@ -326,7 +331,7 @@ def test_the_map_page_in_a_browser(server, browser):
 
     # "N nearest songs": keyboard Home = 1 keeps the selection and its nearest song; at 3,
     # the selection and its 3 nearest songs (the first 3 of the list).
-    page.wait_for_function("!document.getElementById('distance').disabled")
+    _wait(page, "() => !document.getElementById('distance').disabled")
     page.focus("#distance")
     page.keyboard.press("Home")
     page.wait_for_timeout(300)
@@ -371,11 +376,8 @@ def test_the_map_page_in_a_browser(server, browser):
     # Keyboard: a search result is a real button; Enter selects its song.
     page.focus("#search-results li:first-child button.pick")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "(id) => window.songscape.state.selectedTrack && "
-        "window.songscape.state.selectedTrack.id === id",
-        arg=hits[0],
-    )
+    _wait(page, "(id) => window.songscape.state.selectedTrack && "
+          "window.songscape.state.selectedTrack.id === id", hits[0])
     assert page.get_attribute("#player", "src") == f"/api/tracks/{hits[0]}/audio"
     assert errors == []
     page.close()
@@ -394,7 +396,7 @@ def test_the_map_page_on_a_phone(server, browser):
     page.press("#search-input", "Enter")
     page.wait_for_selector("#search-results li[data-id]")
     page.click("#search-results li:first-child button.pick")
-    page.wait_for_function("document.getElementById('neighbours').dataset.for")
+    _wait(page, "() => document.getElementById('neighbours').dataset.for")
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "web-phone.png"), full_page=True)
     assert errors == []

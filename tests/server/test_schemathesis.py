@@ -25,8 +25,9 @@ from songscape.server.app import create_app
 from songscape.synthetic.catalogs import build_synthetic_library
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-#: Examples per operation: ~25 operations x 5 keep the run near a minute on 2 cores.
-MAX_EXAMPLES = 5
+#: Examples per operation (fuzzing phase; the coverage and stateful phases add their own).
+#: 5 gave 719 requests, 0 failures, 195 s of fuzzing at load average 20+; 3 keeps it shorter.
+MAX_EXAMPLES = 3
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_schemathesis_all_checks_zero_failures(live_server, tmp_path):
          # a hang guard, not a latency target: the shared 2-core machine runs at load 20+
          "--max-response-time", "120",
          "--report-json-path", str(report)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache goes there
     )  # fmt: skip
     summary = run.stdout[run.stdout.find("SUMMARY"):] if "SUMMARY" in run.stdout else run.stdout
     print(summary[-3000:])

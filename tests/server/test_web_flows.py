@@ -144,6 +144,22 @@ def _open(browser, url: str, width: int = 1366, height: int = 800, highlights: b
     return page, errors
 
 
+def _wait(page, predicate: str, arg=None, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` (a JS function of ``arg``) until it is true.
+
+    ``page.wait_for_function`` compiles its predicate with ``new Function`` inside the page,
+    which the page's Content-Security-Policy (no ``'unsafe-eval'``) forbids; ``evaluate``
+    goes through the DevTools protocol and is not subject to it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if page.evaluate(f"(arg) => ({predicate})(arg)", arg):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {predicate}")
+        page.wait_for_timeout(100)
+
+
 def _state(page, expr: str):
     return page.evaluate(f"(() => {{ const s = window.songscape.state; return {expr}; }})()")
 
@@ -155,11 +171,12 @@ def _select(page, track_id: str) -> None:
 
 def _wait_selected(page, track_id: str) -> None:
     """Until ``track_id`` is selected, its nearest songs listed and its distances loaded."""
-    page.wait_for_function(
+    _wait(
+        page,
         "(id) => document.body.dataset.selected === id"
         " && document.getElementById('neighbours').dataset.for === id"
         " && !document.getElementById('distance').disabled",
-        arg=track_id,
+        track_id,
     )
 
 
@@ -274,9 +291,7 @@ def test_player_highlight_timeline_and_preview(server, browser):
     # Hovering a point previews its highlight (debounced) while the player is paused.
     page.evaluate("document.getElementById('player').pause()")
     page.evaluate("(id) => window.previewHover(id)", ids[2])
-    page.wait_for_function(
-        "(id) => document.body.dataset.preview === id", arg=ids[2], timeout=5_000
-    )
+    _wait(page, "(id) => document.body.dataset.preview === id", ids[2], timeout=5)
     assert page.get_attribute("#preview", "src") == f"/api/tracks/{ids[2]}/audio"
     page.evaluate("window.previewStop()")
     assert page.evaluate("document.body.dataset.preview") is None
@@ -291,9 +306,7 @@ def test_queue_radio_keys_and_shared_url(server, browser):
     # The URL names the selection; opening it restores the selection.
     assert parse_qs(urlparse(page.url).query)["track"] == [ids[0]]
     shared, shared_errors = _open(browser, page.url)
-    shared.wait_for_function(
-        "(id) => document.body.dataset.selected === id", arg=ids[0], timeout=60_000
-    )
+    _wait(shared, "(id) => document.body.dataset.selected === id", ids[0], timeout=60)
     assert shared.inner_text("#info-title") == page.inner_text("#info-title")
     assert shared_errors == []
     shared.close()
@@ -314,25 +327,18 @@ def test_queue_radio_keys_and_shared_url(server, browser):
     assert _queue(page) == queued
     start = len(_played(page))
     page.click("#queue li:nth-child(1) button.pick")
-    page.wait_for_function(
-        "([n, id]) => window.songscapeListen.state.log.slice(n).includes(id)",
-        arg=[start, queued[1]], timeout=20_000,
-    )
+    _wait(page, "([n, id]) => window.songscapeListen.state.log.slice(n).includes(id)",
+          [start, queued[1]], timeout=20)
     log = _played(page)[start:]
     assert log.index(queued[0]) < log.index(queued[1])
-    page.wait_for_function(
-        "(id) => document.querySelector('#queue li.current').dataset.id === id", arg=queued[1]
-    )
+    _wait(page, "(id) => document.querySelector('#queue li.current').dataset.id === id",
+          queued[1])
     # Radio: when the queue ends, the nearest unplayed song plays next.
     page.check("#radio")
-    page.wait_for_function(
-        "(n) => document.querySelectorAll('#queue li[data-id]').length > n", arg=2, timeout=15_000
-    )
+    _wait(page, "(n) => document.querySelectorAll('#queue li[data-id]').length > n", 2, timeout=15)
     radio_id = page.evaluate("window.songscapeListen.state.queue[2].id")
     assert radio_id not in queued and radio_id not in log
-    page.wait_for_function(
-        "(id) => window.songscapeListen.state.log.includes(id)", arg=radio_id, timeout=15_000
-    )
+    _wait(page, "(id) => window.songscapeListen.state.log.includes(id)", radio_id, timeout=15)
     assert "Radio" in page.inner_text("#radio-status")
     page.uncheck("#radio")
     assert errors == []
@@ -345,7 +351,7 @@ def test_path_mode(server, browser):
     page.click("#path-mode")
     assert page.get_attribute("#path-mode", "aria-pressed") == "true"
     page.evaluate("(id) => window.songscape.selectId(id, {autoplay: false})", ids[3])
-    page.wait_for_function("document.getElementById('path-help').textContent.includes('(B)')")
+    _wait(page, "() => document.getElementById('path-help').textContent.includes('(B)')")
     page.evaluate("(id) => window.songscape.selectId(id, {autoplay: false})", ids[9])
     page.wait_for_selector("#path-list li[data-id]")
     path = page.eval_on_selector_all("#path-list li", "els => els.map(e => e.dataset.id)")
@@ -358,7 +364,7 @@ def test_path_mode(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-flows-path.png"))
     page.click("#path-play")
-    page.wait_for_function("(id) => document.body.dataset.selected === id", arg=path[0])
+    _wait(page, "(id) => document.body.dataset.selected === id", path[0])
     assert _queue(page) == path
     # The queue saved as a playlist of the library, listed, and served back in order.
     page.fill("#playlist-name", "a to b")
@@ -394,14 +400,12 @@ def test_for_you_panel_and_radio(server, browser):
     users = page.eval_on_selector_all("#foryou-user option", "els => els.map(e => e.value)")
     assert sorted(users) == ["ann", "bob"]
     page.select_option("#foryou-user", "ann")
-    page.wait_for_function(
-        "document.getElementById('foryou-status').textContent.includes('for ann')",
-        timeout=60_000,
-    )
+    _wait(page, "() => document.getElementById('foryou-status').textContent.includes('for ann')",
+          timeout=60)
     listed = page.eval_on_selector_all("#foryou li[data-id]", "els => els.map(e => e.dataset.id)")
     assert listed and set(listed) <= set(page.evaluate("window.songscape.state.map.ids"))
     page.click("#foryou-play")
-    page.wait_for_function("(id) => document.body.dataset.selected === id", arg=listed[0])
+    _wait(page, "(id) => document.body.dataset.selected === id", listed[0])
     assert _queue(page) == listed
     assert errors == []
     page.close()

@@ -23,12 +23,13 @@ from songscape.training.emotion import fit_head, out_of_fold, score_predictions
 
 
 def synthetic(n: int = 80, seed: int = 0) -> tuple[np.ndarray, EmotionLabels]:
-    """Features where arousal follows descriptor 0 (tempo) and valence embedding dim 3."""
+    """Features where arousal follows descriptor 0 (tempo), valence descriptor 1 and each
+    GEMS emotion one embedding dimension."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 256))
     X[:, 200:250] = rng.uniform(0, 1, size=(n, 50))  # tag probabilities
     arousal = np.tanh(X[:, 250] + 0.3 * rng.normal(size=n))
-    valence = (X[:, 3] + 0.3 * rng.normal(size=n) > 0).astype(float)
+    valence = (X[:, 251] + 0.3 * rng.normal(size=n) > 0).astype(float)
     gems = {g: np.clip(0.5 + 0.2 * X[:, i] + 0.05 * rng.normal(size=n), 0, 1)
             for i, g in enumerate(GEMS)}  # fmt: skip
     labels = EmotionLabels(
@@ -49,16 +50,15 @@ def features(row: np.ndarray, n_patches: int = 5) -> AudioEmotionFeatures:
 
 def test_cross_fitted_heads_learn_what_the_features_carry():
     X, labels = synthetic()
-    pred, folds = out_of_fold(X, labels, ("embedding",), folds=5, targets=["valence", *GEMS])
+    pred, folds = out_of_fold(X, labels, ("embedding",), folds=5, targets=list(GEMS))
     assert len(folds) == 5
     for train, test in folds:  # grouped: no group on both sides
         assert not set(labels.groups[train]) & set(labels.groups[test])
-    scores = score_predictions(pred, labels)
-    assert scores["per_target"]["valence"]["roc_auc"]["auc"] > 0.75
-    assert scores["gems_mean_spearman"] > 0.6
-    arousal, _ = out_of_fold(X, labels, ("descriptors",), folds=5, targets=["arousal"])
-    rho = score_predictions(arousal, labels)["per_target"]["arousal"]["spearman"]["rho"]
-    assert rho > 0.7
+    assert score_predictions(pred, labels)["gems_mean_spearman"] > 0.35  # noise: about 0
+    va, _ = out_of_fold(X, labels, ("descriptors",), folds=5, targets=["valence", "arousal"])
+    scores = score_predictions(va, labels)["per_target"]
+    assert scores["valence"]["roc_auc"]["auc"] > 0.8
+    assert scores["arousal"]["spearman"]["rho"] > 0.7
     # A block that carries nothing about the targets scores near chance.
     only_tags, _ = out_of_fold(X, labels, ("tags",), folds=5, targets=["arousal"])
     rho = score_predictions(only_tags, labels)["per_target"]["arousal"]["spearman"]["rho"]

@@ -99,6 +99,29 @@ def tempo_transition_log(intervals: np.ndarray, transition_lambda: float) -> np.
         return np.log(prob)
 
 
+def tempo_intervals_near(
+    tempo_bpm: float,
+    fps: float,
+    *,
+    tolerance: float = 0.08,
+    factors: tuple[float, ...] = (0.5, 1.0, 2.0),
+    min_bpm: float = MIN_BPM,
+    max_bpm: float = MAX_BPM,
+    num_tempi: int = NUM_TEMPI,
+) -> np.ndarray:
+    """The default beat intervals whose tempo lies within ``tolerance`` of ``tempo_bpm``
+    times one of ``factors`` (the same metrical level, or half or double it).
+
+    Returns the full default set when fewer than two intervals qualify.
+    """
+    intervals = beat_intervals(fps, min_bpm, max_bpm, num_tempi)
+    bpm = 60.0 * fps / intervals
+    keep = np.zeros(len(intervals), dtype=bool)
+    for factor in factors:
+        keep |= np.abs(bpm / (tempo_bpm * factor) - 1.0) <= tolerance
+    return intervals[keep] if keep.sum() >= 2 else intervals
+
+
 @dataclass(frozen=True)
 class BeatGrid:
     """The decoded grid: beat times (s), the beat number in the bar of each, the meter."""
@@ -124,6 +147,7 @@ def decode_bar_pointer(
     transition_lambda: float = TRANSITION_LAMBDA,
     observation_lambda: float = OBSERVATION_LAMBDA,
     threshold: float = THRESHOLD,
+    intervals: np.ndarray | None = None,
 ) -> BeatGrid:
     """Viterbi-decode beats and downbeats from (beat, downbeat) activations.
 
@@ -145,6 +169,9 @@ def decode_bar_pointer(
         The first ``1 / observation_lambda`` of each beat emits the beat.
     threshold : float
         Frames before the first and after the last activation above this are ignored.
+    intervals : np.ndarray of int, optional
+        The beat intervals (frames) to consider, replacing the log-spaced set that
+        ``min_bpm``, ``max_bpm`` and ``num_tempi`` define (see :func:`tempo_intervals_near`).
 
     Returns
     -------
@@ -160,7 +187,9 @@ def decode_bar_pointer(
         return empty
     first, last = int(above[0]), int(above[-1]) + 1
     act = act[first:last]
-    intervals = beat_intervals(fps, min_bpm, max_bpm, num_tempi)
+    if intervals is None:
+        intervals = beat_intervals(fps, min_bpm, max_bpm, num_tempi)
+    intervals = np.unique(np.asarray(intervals, dtype=int))
     space = bar_state_space(tuple(meters), intervals)
     path, log_prob = _viterbi(act, space, intervals, transition_lambda, observation_lambda)
     emits_beat = (space.beat_position[path] % 1) < 1.0 / observation_lambda

@@ -126,9 +126,10 @@ class RhythmEstimate:
     method: str
 
 
-#: A beat tracker given to :func:`describe`: mono audio and its rate (Hz) in, an
-#: estimate out, or None when it cannot handle the clip (the onset tracker then runs).
-RhythmTracker = Callable[[np.ndarray, int], "RhythmEstimate | None"]
+#: A beat tracker given to :func:`describe`: mono audio, its rate (Hz) and the onset
+#: tracker's estimate (a tempo prior) in; an estimate out, or None when it cannot handle
+#: the clip (the onset tracker's estimate is then kept).
+RhythmTracker = Callable[[np.ndarray, int, "RhythmEstimate"], "RhythmEstimate | None"]
 
 
 def _frames_to_times(frames: np.ndarray, sr: int) -> np.ndarray:
@@ -192,9 +193,9 @@ def describe(
     f = compute_features(y, sr)
 
     # --- rhythm -------------------------------------------------------------------------
-    estimate = rhythm(y, sr) if rhythm is not None else None
-    if estimate is None:
-        estimate = onset_rhythm(f, sr)
+    estimate = onset_rhythm(f, sr)
+    if rhythm is not None:
+        estimate = rhythm(y, sr, estimate) or estimate
 
     # --- key ---------------------------------------------------------------------------
     # Unweighted mean chroma: near-silent frames normalise to a flat chroma, which adds a

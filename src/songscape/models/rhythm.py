@@ -32,6 +32,10 @@ MADMOM_LICENCE = (
 )
 #: Meters the decoders consider, beats per bar.
 METERS = (3, 4)
+#: How far (relative) the network's tempo may stray from the tempogram's estimate, its
+#: half or its double. Chosen once, before measuring: about three steps of the decoder's
+#: 60 log-spaced tempi on each side.
+TEMPO_PRIOR_TOLERANCE = 0.08
 
 
 def grid_estimate(grid: bar_pointer.BeatGrid, method: str) -> RhythmEstimate | None:
@@ -46,12 +50,26 @@ def grid_estimate(grid: bar_pointer.BeatGrid, method: str) -> RhythmEstimate | N
     )
 
 
-def beatnet_rhythm(y: np.ndarray, sr: int) -> RhythmEstimate | None:
-    """Beats from BeatNet's activations and the bar-pointer DBN; None if none found."""
+def beatnet_rhythm(
+    y: np.ndarray, sr: int, prior: RhythmEstimate | None = None
+) -> RhythmEstimate | None:
+    """Beats from BeatNet's activations and the bar-pointer DBN; None if none found.
+
+    With a ``prior`` that has a tempo (the onset tracker's tempogram estimate), the
+    decoder considers only tempi within :data:`TEMPO_PRIOR_TOLERANCE` of it, its half or
+    its double: the causal network alone often locks onto the triplet level of swing
+    (a 3/2 tempo error), which the tempogram rarely does.
+    """
     if sr != beatnet.SAMPLE_RATE or len(y) < sr:  # under a second: nothing to track
         return None
     activations = beatnet.beat_activations(y, sr)
-    grid = bar_pointer.decode_bar_pointer(activations, beatnet.FRAME_RATE, meters=METERS)
+    intervals = None
+    if prior is not None and prior.tempo_bpm:
+        intervals = bar_pointer.tempo_intervals_near(
+            prior.tempo_bpm, beatnet.FRAME_RATE, tolerance=TEMPO_PRIOR_TOLERANCE
+        )
+    grid = bar_pointer.decode_bar_pointer(activations, beatnet.FRAME_RATE, meters=METERS,
+                                          intervals=intervals)  # fmt: skip
     return grid_estimate(grid, "beatnet-dbn")
 
 
@@ -87,8 +105,11 @@ def _madmom_processors():  # type: ignore[no-untyped-def]
                                                                 fps=100)
 
 
-def madmom_rhythm(y: np.ndarray, sr: int) -> RhythmEstimate | None:
-    """madmom's RNN + DBN downbeat tracker (CC BY-NC-SA weights; opt-in only)."""
+def madmom_rhythm(
+    y: np.ndarray, sr: int, prior: RhythmEstimate | None = None
+) -> RhythmEstimate | None:
+    """madmom's RNN + DBN downbeat tracker (CC BY-NC-SA weights; opt-in only; ``prior``
+    is not used: madmom's published configuration is kept as the reference)."""
     if len(y) < sr:
         return None
     rnn, dbn = _madmom_processors()

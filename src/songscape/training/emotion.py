@@ -175,8 +175,9 @@ def fit_head(
     for target in targets or labels.targets:
         y = labels.targets[target]
         binary = target in labels.binary
+        fixed = 1.0 if plain else None
         audio[target] = fit_linear(Xa, y, binary, blocks, labels.groups, seed=seed,
-                                   alpha=1.0 if plain else None, C=1.0 if plain else None)  # fmt: skip
+                                   alpha=fixed, C=fixed)  # fmt: skip
         if taggrams is not None and target in ("valence", "arousal"):
             rows = [(g, y[i]) for i, g in enumerate(taggrams) if np.isfinite(y[i]) and len(g)]
             P = np.concatenate([g for g, _ in rows])

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from songscape.errors import FingerprintError
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError, plain_errors_as
 from songscape.server.payloads import public_track
@@ -48,7 +49,8 @@ async def identify(
     "track": the identified track or null, "similar": [...], "model"}``; ``identified``
     is null when nothing in the library matches (music not in it, noise): the similar
     tracks are then the only answer. A clip under 3 s, silence or an undecodable body is
-    a 400; a library without fingerprints a 409."""
+    a 400. A library without fingerprints answers the similar tracks with a ``note``
+    saying why nothing was identified (a 409 when ``k=0``)."""
     body = await request.body()
     if not body:
         raise ApiError(400, "the request body is empty: send the audio file as the body")
@@ -64,8 +66,15 @@ async def identify(
             f.write(body)
 
         def work(lib) -> dict:
-            found = lib.identify(path)
-            out = {"identified": found, "model": name, "similar": []}
+            out: dict = {"model": name, "similar": []}
+            try:
+                found = lib.identify(path)
+            except FingerprintError as err:
+                if not k:
+                    raise  # nothing else to answer with: 409
+                # No fingerprints (yet): the similar tracks still answer, and say why.
+                found, out["note"] = None, str(err)
+            out["identified"] = found
             if found is not None:
                 row = lib.store.get_track(found["id"])
                 out["track"] = public_track({key: row[key] for key in TRACK_KEYS})

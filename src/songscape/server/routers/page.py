@@ -7,8 +7,9 @@ The page's own files are served from ``static/`` by the ``StaticFiles`` mount of
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from songscape.server.errors import ApiError
@@ -30,7 +31,13 @@ def plotly_js_path() -> Path | None:
 
 
 @router.get("/", include_in_schema=False)
-def index() -> FileResponse:
+def index(
+    track: Annotated[str | None, Query(max_length=200)] = None,
+    colour: Annotated[str | None, Query(max_length=100)] = None,
+) -> FileResponse:
+    """The page. ``?track=ID`` (a shared link) selects that song, ``?colour=FIELD`` colours
+    the map by that field; the page's script reads them, declared here so that the strict
+    query check of :mod:`songscape.server.contract` lets them through."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 

@@ -160,7 +160,7 @@
   }
 
   function build() {
-    const open = make("button", { type: "button", class: "sing-open", title: "Sing: songs that suit your voice" }, "🎤 Sing");
+    const open = make("button", { type: "button", class: "sing-open", title: "Sing: songs that suit your voice" }, "♪ Sing");
     const panel = make("section", { class: "sing-panel", hidden: "", "aria-label": "Sing" });
     panel.appendChild(make("h2", {}, "Sing"));
     panel.appendChild(make("p", { class: "sing-why" }, "Record or upload yourself singing: the songs that suit your voice, each in the key that fits. Recordings are not stored."));
@@ -173,7 +173,7 @@
     open.addEventListener("click", () => { panel.hidden = !panel.hidden; });
     close.addEventListener("click", () => { panel.hidden = true; stopPreview(); });
     const style = make("style", {}, `
-      .sing-open{position:fixed;right:14px;bottom:14px;z-index:50;padding:6px 12px;border-radius:16px;border:1px solid #888;background:#fff;cursor:pointer}
+      .sing-open{position:fixed;right:14px;bottom:14px;z-index:50;padding:6px 14px;border-radius:16px;border:1px solid #5fd3a4;background:#123a2c;color:#e8fff5;font-weight:600;cursor:pointer}
       .sing-panel{position:fixed;right:14px;bottom:54px;z-index:50;width:min(440px,92vw);max-height:70vh;overflow:auto;background:#fff;color:#111;border:1px solid #999;border-radius:8px;padding:10px 12px;box-shadow:0 4px 18px rgba(0,0,0,.25);font:13px system-ui,sans-serif}
       .sing-panel h2{margin:0 0 4px;font-size:15px}.sing-close{float:right}
       .sing-keys{width:100%;height:60px;margin:6px 0}.sing-why{color:#555;font-size:12px}
