@@ -73,6 +73,28 @@ log = logging.getLogger(__name__)
 __all__ = ["IndexParams", "VectorIndex", "VectorIndexError", "index_dir"]
 
 
+
+def model_version_and_dim(model: str, version: str | None) -> tuple[str, int | None]:
+    """The version to index ``model`` at (default: the registry's) and, when that is the
+    registered version, its embedding size.
+
+    Raises
+    ------
+    VectorIndexError
+        An unregistered model without ``version``.
+    """
+    try:
+        spec = get_spec(model)
+    except UnknownModelError as err:
+        if version is None:
+            raise VectorIndexError(
+                f"{err}; pass version= to index vectors of an unregistered model"
+            ) from None
+        return version, None
+    if version is None or version == spec.version:
+        return spec.version, spec.embedding_dim
+    return version, None
+
 class VectorIndex:
     """Nearest-neighbour search over one model's track embeddings, kept in step with
     the catalog and persisted beside it. Create with :meth:`open`.
@@ -147,18 +169,7 @@ class VectorIndex:
         VectorIndexError
             Unknown model without ``version``, or invalid parameters.
         """
-        expected_dim: int | None = None
-        try:
-            spec = get_spec(model)
-        except UnknownModelError as err:
-            if version is None:
-                raise VectorIndexError(
-                    f"{err}; pass version= to index vectors of an unregistered model"
-                ) from None
-        else:
-            if version is None or version == spec.version:
-                version, expected_dim = spec.version, spec.embedding_dim
-        assert version is not None
+        version, expected_dim = model_version_and_dim(model, version)
         self = cls(
             store, model, version, params or IndexParams(), expected_dim, persist,
             explicit_params=params is not None,

@@ -34,9 +34,9 @@ import numpy as np
 
 from songscape.catalog.store import LibraryStore
 from songscape.catalog.vectors import read_vectors
-from songscape.errors import UnknownModelError, VectorIndexError
+from songscape.errors import VectorIndexError
 from songscape.extras import require
-from songscape.models.registry import get_spec
+from songscape.search.index import model_version_and_dim
 from songscape.search.milvus_filters import (
     MAX_TAGS,
     MAX_TEXT,
@@ -152,18 +152,7 @@ class MilvusIndex:
         version : str, optional
             Model version (default: the registry's; required for unregistered models).
         """
-        dim = None
-        try:
-            spec = get_spec(model)
-        except UnknownModelError as err:
-            if version is None:
-                raise VectorIndexError(
-                    f"{err}; pass version= to index vectors of an unregistered model"
-                ) from None
-        else:
-            if version is None or version == spec.version:
-                version, dim = spec.version, spec.embedding_dim
-        assert version is not None
+        version, dim = model_version_and_dim(model, version)
         self = cls(store, model, version, dim, uri or default_uri(store), index_type, prefix)
         if self._client.has_collection(self._name):
             self._client.load_collection(self._name)  # a reopened collection starts released
