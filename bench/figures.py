@@ -499,6 +499,26 @@ def descriptors_rhythm_backends() -> str:
     return table(header, rows) + "\n\n" + text + "\n\n" + source("descriptors")
 
 
+def ingest_stages() -> str:
+    """What each ingest stage costs, and the ingest with the old beat tracker, one run."""
+    row = results("ingest_stages")["rows"][0]
+    total = sum(row["seconds"][name] for name in row["share_of_total"])
+    rows = [[name, f"{row['seconds'][name]:.1f}", f"{share * 100:.1f} %"]
+            for name, share in sorted(row["share_of_total"].items(), key=lambda kv: -kv[1])]
+    rows.append(["(descriptors with the onset tracker instead)",
+                 f"{row['seconds']['descriptors[onset]']:.1f}", ""])  # fmt: skip
+    loss = 1 - row["realtime_factor"] / row["realtime_factor_with_onset_beats"]
+    text = (f"{row['files']} files, {row['audio_s'] / 60:.1f} min of audio, one thread, "
+            f"{total:.0f} s of stage time: the whole ingest runs at "
+            f"{row['realtime_factor']:.1f}x real time with the BeatNet tracker and "
+            f"{row['realtime_factor_with_onset_beats']:.1f}x with the onset tracker, "
+            f"a {loss * 100:.0f} % loss of real-time factor (issue 18 allows 25 %). A "
+            "network pass several stages share (musicnn-msd: emotion, embed, tag) is "
+            "charged to the first stage that asks for it, here `emotion`.")
+    return (table(["stage", "seconds", "share"], rows) + "\n\n" + text + "\n\n"
+            + source("ingest_stages"))
+
+
 def descriptors_fullclips() -> str:
     rows = []
     for c in results("descriptors")["beat_fullclips"]:
@@ -895,6 +915,7 @@ TABLES: dict[str, Callable[[], str]] = {
     "reliability-stateful": reliability_stateful,  # issue 16
     "readme": readme,
     "descriptors-rhythm-backends": descriptors_rhythm_backends,  # issue 18
+    "ingest-stages": ingest_stages,  # issue 18 (and every stage's cost)
     "models-probe": models_probe,
     "models-embed": models_embed,
     "training-results": training_results,

@@ -19,7 +19,7 @@ Result: ``bench/results/ingest.json`` (``--out``; rows of the other ``models`` s
 already there are kept, so both settings can be recorded by two runs).
 
 Usage: python bench/ingest.py [--data DIR] [--limit N] [--workers 1 2 ...] [--no-models]
-[--no-stage-costs]
+[--no-stage-costs | --only-stage-costs]
 """
 
 from __future__ import annotations
@@ -163,6 +163,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-stage-costs", dest="stage_costs", action="store_false",
                         help="skip the per-stage timing pass")
+    parser.add_argument("--only-stage-costs", action="store_true",
+                        help="only the per-stage timing pass, into bench/results/"
+                             "ingest_stages.json")  # fmt: skip
     args = parser.parse_args()
     models = not args.no_models
     if not args.data.exists():
@@ -170,6 +173,14 @@ def main() -> None:
     files = list(scan_audio_files(args.data))
     if args.limit:
         files = files[: args.limit]
+    if args.only_stage_costs:
+        rows = [bench_stage_costs(files, models)]
+        print(json.dumps(rows[-1]), flush=True)
+        path = args.out or RESULTS_DIR / "ingest_stages.json"
+        conditions = machine(torch_threads=1, files=len(files), limit=args.limit)
+        print(json.dumps({"written": str(write_results(__file__, {"rows": rows}, conditions,
+                                                       path))}))  # fmt: skip
+        return
     rows = [bench_inline(files, models)]
     print(json.dumps(rows[-1]), flush=True)
     if args.stage_costs:
