@@ -501,7 +501,7 @@ def descriptors_rhythm_backends() -> str:
 
 def ingest_stages() -> str:
     """What each ingest stage costs, and the ingest with the old beat tracker, one run."""
-    row = results("ingest_stages")["rows"][0]
+    row = results("ingest")["stage_costs"]
     total = sum(row["seconds"][name] for name in row["share_of_total"])
     rows = [[name, f"{row['seconds'][name]:.1f}", f"{share * 100:.1f} %"]
             for name, share in sorted(row["share_of_total"].items(), key=lambda kv: -kv[1])]
@@ -515,8 +515,10 @@ def ingest_stages() -> str:
             f"a {loss * 100:.0f} % loss of real-time factor (issue 18 allows 25 %). A "
             "network pass several stages share (musicnn-msd: emotion, embed, tag) is "
             "charged to the first stage that asks for it, here `emotion`.")
-    return (table(["stage", "seconds", "share"], rows) + "\n\n" + text + "\n\n"
-            + source("ingest_stages"))
+    run = row["run"]
+    text += (f" Measured by `{row['command']}`, {run['date']}, machine load "
+             f"{run['loadavg_1min']:.1f}.")
+    return table(["stage", "seconds", "share"], rows) + "\n\n" + text
 
 
 def descriptors_fullclips() -> str:

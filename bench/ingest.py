@@ -6,10 +6,11 @@ Prints one JSON object per configuration (one line each):
   file; ``realtime_factor`` is audio seconds analysed per wall second on one core.
 - ``mode="pool"``: the real ``ingest`` with N worker processes into a fresh library,
   including process start-up, fingerprinting and SQLite writes.
-- ``mode="stage_costs"``: one process, warm, every stage timed alone on each file (audio
-  decoded first, counted as ``decode``), plus the descriptors stage with the onset beat
-  tracker (``descriptors[onset]``, the tracker before issue 18) on the same files — so the
-  cost each stage adds, and the ingest before/after a change, come from one run.
+- ``stage_costs`` (its own entry of the result, not a row): one process, warm, every
+  stage timed alone on each file (audio decoded first, counted as ``decode``), plus the
+  descriptors stage with the onset beat tracker (``descriptors[onset]``, the tracker
+  before issue 18) on the same files — so the cost each stage adds, and the ingest
+  before/after a change, come from one run.
 
 Every row says ``models``: whether the network stages ran (the default ingest: the
 default model's embedding and the MSD + MTT tags); ``--no-models`` measures decode +
@@ -164,8 +165,8 @@ def main() -> None:
     parser.add_argument("--no-stage-costs", dest="stage_costs", action="store_false",
                         help="skip the per-stage timing pass")
     parser.add_argument("--only-stage-costs", action="store_true",
-                        help="only the per-stage timing pass, into bench/results/"
-                             "ingest_stages.json")  # fmt: skip
+                        help="only the per-stage timing pass (its result replaces the "
+                             "stage_costs entry; the other rows are kept)")  # fmt: skip
     args = parser.parse_args()
     models = not args.no_models
     if not args.data.exists():
@@ -173,30 +174,25 @@ def main() -> None:
     files = list(scan_audio_files(args.data))
     if args.limit:
         files = files[: args.limit]
-    if args.only_stage_costs:
-        rows = [bench_stage_costs(files, models)]
-        print(json.dumps(rows[-1]), flush=True)
-        path = args.out or RESULTS_DIR / "ingest_stages.json"
-        conditions = machine(torch_threads=1, files=len(files), limit=args.limit)
-        print(json.dumps({"written": str(write_results(__file__, {"rows": rows}, conditions,
-                                                       path))}))  # fmt: skip
-        return
-    rows = [bench_inline(files, models)]
-    print(json.dumps(rows[-1]), flush=True)
-    if args.stage_costs:
-        rows.append(bench_stage_costs(files, models))
-        print(json.dumps(rows[-1]), flush=True)
-    for workers in args.workers:
-        rows.append(bench_pool(files, workers, models))
-        print(json.dumps(rows[-1]), flush=True)
     path = args.out or RESULTS_DIR / "ingest.json"
-    kept = json.loads(path.read_text())["results"]["rows"] if path.is_file() else []
+    kept = json.loads(path.read_text())["results"] if path.is_file() else {"rows": []}
     when = machine()
     run = {"date": when["date"], "loadavg_1min": when["loadavg_1min"]}
-    fresh = [{**r, "run": run} for r in rows]
-    rows = [r for r in kept if r.get("models", True) != models] + fresh
     conditions = machine(torch_threads=1, files=len(files), limit=args.limit)
-    print(json.dumps({"written": str(write_results(__file__, {"rows": rows}, conditions, path))}))
+    if args.stage_costs or args.only_stage_costs:
+        stage_costs = {**bench_stage_costs(files, models), "run": run,
+                       "command": " ".join(["python", *sys.argv])}  # fmt: skip
+        print(json.dumps(stage_costs), flush=True)
+        kept["stage_costs"] = stage_costs
+    if not args.only_stage_costs:
+        rows = [bench_inline(files, models)]
+        print(json.dumps(rows[-1]), flush=True)
+        for workers in args.workers:
+            rows.append(bench_pool(files, workers, models))
+            print(json.dumps(rows[-1]), flush=True)
+        fresh = [{**r, "run": run} for r in rows]
+        kept["rows"] = [r for r in kept["rows"] if r.get("models", True) != models] + fresh
+    print(json.dumps({"written": str(write_results(__file__, kept, conditions, path))}))
 
 
 if __name__ == "__main__":
