@@ -769,7 +769,8 @@ async function loadSummary() {
     const s = await api("/api/stats");
     const mins = Math.round(s.total_duration_s / 60);
     $("#library-summary").textContent =
-      `${s.by_status.ok.toLocaleString()} songs · ${s.artists} artists · ${mins} min of audio`;
+      `${s.by_status.ok.toLocaleString()} songs · ` +
+      (s.artists ? `${s.artists} artists · ` : "") + `${mins} min of audio`;
   } catch (err) {
     $("#library-summary").textContent = `library unavailable: ${err.message}`;
   }

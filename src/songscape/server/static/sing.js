@@ -160,7 +160,7 @@
   }
 
   function build() {
-    const open = make("button", { type: "button", class: "sing-open", title: "Sing: songs that suit your voice" }, "♪ Sing");
+    const open = make("button", { type: "button", class: "sing-open", title: "Sing: songs that suit your voice" }, "Sing");
     const panel = make("section", { class: "sing-panel", hidden: "", "aria-label": "Sing" });
     panel.appendChild(make("h2", {}, "Sing"));
     panel.appendChild(make("p", { class: "sing-why" }, "Record or upload yourself singing: the songs that suit your voice, each in the key that fits. Recordings are not stored."));
