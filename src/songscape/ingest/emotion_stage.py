@@ -110,6 +110,7 @@ class EmotionStage(Stage):
 
     name = "emotion"
     requires = ("descriptors",)
+    uses_models = True  # the musicnn pass its features come from
 
     @property
     def version(self) -> int:  # follows the installed heads

@@ -43,7 +43,7 @@ from songscape.ingest.reconcile import reconcile, row_stat, under
 from songscape.ingest.report import IngestReport, NoProgress, Progress
 from songscape.ingest.save import save_result
 from songscape.ingest.scan import FileStat, scan_audio_files, stat_file
-from songscape.ingest.stages import pipeline_stages, stale_stages
+from songscape.ingest.stages import pipeline_stages, stale_stages, without_model_stages
 from songscape.ingest.work import (
     ItemRunner,
     WorkItem,
@@ -210,6 +210,8 @@ def _run(
     )
     stages = pipeline_stages(model_stage_names(tuple(embed_models), tuple(options.tag_models))
                              + list(options.extra_stages))
+    if not embed_models and not options.tag_models:
+        stages = without_model_stages(stages)
     all_stages = [s.name for s in stages]
     for item in work:
         item.stages = all_stages

@@ -118,6 +118,8 @@ class Stage(ABC):
     name: str = ""
     version: int = 1
     requires: tuple[str, ...] = ()
+    #: Runs a neural network: left out when an ingest or analysis asks for no models.
+    uses_models: bool = False
 
     @abstractmethod
     def run(self, ctx: TrackContext) -> Any:
@@ -263,6 +265,11 @@ def pipeline_stages(extra: Iterable[str] = ()) -> list[Stage]:
             stages.append(get_stage(name))
             seen.add(name)
     return stages
+
+
+def without_model_stages(stages: list[Stage]) -> list[Stage]:
+    """``stages`` less those that run a neural network (``--no-models``)."""
+    return [s for s in stages if not s.uses_models]
 
 
 def stale_stages(

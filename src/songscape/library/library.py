@@ -16,7 +16,12 @@ from songscape.datasets import LabelSet, track_labels
 from songscape.errors import NoVectorError
 from songscape.ingest.model_stages import model_stage_names
 from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
-from songscape.ingest.stages import DescriptorsStage, TrackContext, pipeline_stages
+from songscape.ingest.stages import (
+    DescriptorsStage,
+    TrackContext,
+    pipeline_stages,
+    without_model_stages,
+)
 from songscape.library.emotion import EmotionMixin
 from songscape.library.labels import LabelsMixin
 from songscape.library.playlists import PlaylistsMixin
@@ -447,7 +452,8 @@ def analyze_file(
     ctx = TrackContext(Path(path), max_duration_s=max_duration_s, min_duration_s=min_duration_s)
     out: dict = {"path": str(Path(path).expanduser().resolve())}
     extra = model_stage_names((model,), (model,) if get_spec(model).labels else ()) if model else []
-    for stage in pipeline_stages(extra):
+    stages = pipeline_stages(extra)
+    for stage in stages if model else without_model_stages(stages):
         if stage.name == DescriptorsStage.name and rhythm != DEFAULT_RHYTHM_BACKEND:
             stage = DescriptorsStage(rhythm)
         payload = stage.run(ctx)
