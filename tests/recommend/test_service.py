@@ -4,12 +4,8 @@ lists in SQLite and Redis."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -27,6 +23,7 @@ from songscape.synthetic.listening import (
     make_listening_library,
     make_words_library,
 )
+from tests.engines import free_port, redis_server
 
 
 def run_json(capsys, *argv: str):
@@ -196,46 +193,10 @@ def test_precompute_sqlite_round_trip(lib, capsys, tmp_path):
     assert "precomputed top-50" in capsys.readouterr().out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _redis_server() -> str | None:
-    path = shutil.which("redis-server")
-    if path is None and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"],
-                       capture_output=True, check=False, timeout=300)  # fmt: skip
-        path = shutil.which("redis-server")
-    return path
-
-
 @pytest.fixture
 def redis_url():
-    exe = _redis_server()
-    if exe is None:
-        pytest.skip("redis-server is not installed and cannot be installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--daemonize", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 def listening_users(root) -> list[str]:
@@ -261,7 +222,7 @@ def test_precompute_redis_round_trip(lib, capsys, redis_url):
                           "--json")  # fmt: skip
     assert live["source"] == "model"
     assert [r["item"] for r in live["results"]] == [r["item"] for r in out["results"]]
-    dead = f"redis://127.0.0.1:{_free_port()}/0"
+    dead = f"redis://127.0.0.1:{free_port()}/0"
     assert main(["--library", str(root), "recommend", "--precompute", "--redis", dead]) == 1
     assert "redis" in capsys.readouterr().err.lower()
 
