@@ -32,6 +32,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -185,6 +187,16 @@ def _mark_repaired(findings: list[Finding]) -> None:
         f.repaired = True
 
 
+@contextmanager
+def _repairing(store: LibraryStore, findings: list[Finding]) -> Iterator[sqlite3.Connection]:
+    """One repair transaction: the catalog version moves on (readers reload), and the
+    findings are marked repaired once it commits."""
+    with store.transaction() as conn:
+        yield conn
+        store.bump_catalog_version(conn)
+    _mark_repaired(findings)
+
+
 def check_sqlite(store: LibraryStore, report: CheckReport, repair: bool) -> None:
     """SQLite's integrity check; the repair rebuilds the indexes (REINDEX)."""
     errors = integrity.integrity_errors(store.conn)
@@ -216,11 +228,9 @@ def check_foreign_keys(store: LibraryStore, report: CheckReport, repair: bool) -
         "apply the constraint's ON DELETE action (delete the row, or clear its reference)",
     )  # fmt: skip
     if repair:
-        with store.transaction() as conn:
+        with _repairing(store, found) as conn:
             for v in violations:
                 integrity.repair_foreign_key(conn, v)
-            store.bump_catalog_version(conn)
-        _mark_repaired(found)
 
 
 def check_arrays(store: LibraryStore, report: CheckReport, repair: bool) -> None:
@@ -234,12 +244,10 @@ def check_arrays(store: LibraryStore, report: CheckReport, repair: bool) -> None
         "delete the array and the track's stage records (the next ingest recomputes them)",
     )  # fmt: skip
     if repair:
-        with store.transaction() as conn:
+        with _repairing(store, found) as conn:
             for tid, name, _ in bad:
                 integrity.delete_array(conn, tid, name)
                 integrity.delete_stage_runs(conn, tid)
-            store.bump_catalog_version(conn)
-        _mark_repaired(found)
 
 
 def check_vectors(store: LibraryStore, report: CheckReport, repair: bool) -> None:
@@ -253,12 +261,10 @@ def check_vectors(store: LibraryStore, report: CheckReport, repair: bool) -> Non
         "delete the vector and its stage record (the next ingest recomputes it)",
     )  # fmt: skip
     if repair:
-        with store.transaction() as conn:
+        with _repairing(store, found) as conn:
             for tid, model, _ in bad:
                 integrity.delete_embedding(conn, tid, model)
                 integrity.delete_stage_run(conn, tid, f"embed:{model}")
-            store.bump_catalog_version(conn)
-        _mark_repaired(found)
 
 
 def check_stages(store: LibraryStore, report: CheckReport, repair: bool) -> None:
@@ -351,7 +357,7 @@ def check_files(store: LibraryStore, report: CheckReport, repair: bool) -> None:
         )  # fmt: skip
         if repair:
             now = time.time()
-            with store.transaction() as conn:
+            with _repairing(store, found) as conn:
                 for r in gone:
                     if r["kind"] == "duplicate":
                         tracks.delete_duplicate(conn, r["path"])
@@ -359,8 +365,6 @@ def check_files(store: LibraryStore, report: CheckReport, repair: bool) -> None:
                         tracks.mark_missing(conn, r["id"], now)
                     else:
                         tracks.delete_track(conn, r["id"])
-                store.bump_catalog_version(conn)
-            _mark_repaired(found)
     for row in tracks.healthy_tracks(store.conn):
         try:
             st = os.stat(row["path"])
