@@ -192,6 +192,36 @@ def _player_src(page) -> str:
     return page.get_attribute("#player", "src") or ""
 
 
+def _saved(page, name: str) -> dict:
+    """The saved playlist ``name`` as the API serves it (through the page's origin)."""
+    return page.evaluate(
+        "(n) => fetch('/api/playlists/' + encodeURIComponent(n)).then(r => r.json())", name
+    )
+
+
+def _saved_ids(page, name: str) -> list[str]:
+    return [t["id"] for t in _saved(page, name)["tracks"]]
+
+
+def _list_ids(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(
+        f"{selector} > li[data-id]", "els => els.map(e => e.dataset.id)"
+    )
+
+
+def _save_list(page, key: str, name: str) -> None:
+    """Open ``#KEY-save-open``, type ``name``, press Save (no wait)."""
+    page.click(f"#{key}-save-open")
+    page.fill(f"#{key}-save-name", name)
+    page.click(f"#{key}-save-form button[type=submit]")
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes (Playwright's x, y, width, height) intersect."""
+    return (a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"])  # fmt: skip
+
+
 def test_the_map_speaks(server, browser):
     page, errors = _open(browser, server)
     m = page.evaluate("window.songscape.state.map")
@@ -363,6 +393,14 @@ def test_path_mode(server, browser):
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-flows-path.png"))
+    # The path list saved as shown (its own "Save as playlist…", the suggested name).
+    page.click("#path-save-open")
+    assert page.input_value("#path-save-name").endswith(" to " + page.evaluate(
+        "window.songscapeListen.state.path.at(-1).title"))
+    page.fill("#path-save-name", "path list")
+    page.click("#path-save-form button[type=submit]")
+    page.wait_for_selector("#path-save-status[data-saved='path list']")
+    assert _saved_ids(page, "path list") == path
     page.click("#path-play")
     _wait(page, "(id) => document.body.dataset.selected === id", path[0])
     assert _queue(page) == path
@@ -409,3 +447,82 @@ def test_for_you_panel_and_radio(server, browser):
     assert _queue(page) == listed
     assert errors == []
     page.close()
+
+
+def test_save_shown_lists_as_playlists(server, browser):
+    """"Save as playlist…" on the nearest songs and on search results: the playlist the
+    API serves holds the shown tracks in the shown order; a taken name is refused with a
+    message (nothing replaced) until "Replace it"; the M3U8 download lists every track."""
+    page, errors = _open(browser, server, highlights=False)
+    ids = page.evaluate("window.songscape.state.map.ids")
+    _select(page, ids[0])
+    near = _list_ids(page, "#neighbours")
+    assert len(near) >= 3
+    page.click("#neighbours-save-open")
+    title = page.inner_text("#info-title")
+    assert page.input_value("#neighbours-save-name") == f"Like {title}"
+    page.fill("#neighbours-save-name", "near one")
+    page.click("#neighbours-save-form button[type=submit]")
+    page.wait_for_selector("#neighbours-save-status[data-saved='near one']")
+    assert f"Saved “near one” ({len(near)} songs)" in page.inner_text("#neighbours-save-status")
+    saved = _saved(page, "near one")
+    assert [t["id"] for t in saved["tracks"]] == near and saved["source"] == f"similar:{ids[0]}"
+    page.wait_for_selector("#playlists li[data-name='near one']")
+
+    page.fill("#search-input", "jazz")
+    page.press("#search-input", "Enter")
+    page.wait_for_selector("#search-results li[data-id]")
+    hits = _list_ids(page, "#search-results")
+    _save_list(page, "search", "jazz list")
+    page.wait_for_selector("#search-save-status[data-saved='jazz list']")
+    saved = _saved(page, "jazz list")
+    assert [t["id"] for t in saved["tracks"]] == hits and saved["source"] == "search:jazz"
+    # The confirmation offers the M3U8 file: one #EXTINF per track, in order.
+    href = page.get_attribute("#search-save-status a:text('M3U8')", "href")
+    m3u = page.request.get(server.rstrip("/") + href)
+    assert m3u.status == 200 and m3u.text().count("#EXTINF:") == len(hits)
+
+    # A taken name: refused with a message, the old playlist untouched; then replaced.
+    _save_list(page, "search", "near one")
+    page.wait_for_selector("#search-save-status.error button.replace")
+    assert "already exists" in page.inner_text("#search-save-status")
+    assert _saved_ids(page, "near one") == near
+    page.click("#search-save-status button.replace")
+    page.wait_for_selector("#search-save-status[data-saved='near one']")
+    assert _saved_ids(page, "near one") == hits
+    # A name the API would refuse: said so before any request.
+    _save_list(page, "search", "a/b")
+    _wait(page, "() => document.getElementById('search-save-status').textContent"
+                ".includes('cannot hold slashes')")
+    assert "a/b" not in {p["name"] for p in page.evaluate(
+        "fetch('/api/playlists').then(r => r.json())")["playlists"]}
+    assert errors == []
+    page.close()
+
+
+def test_nothing_overlaps_the_player(server, browser):
+    """At phone and laptop sizes the Sing button (static/sing.js) covers neither the player
+    nor the top bar's title, summary and search form, wherever the page is scrolled; on a
+    laptop the page itself does not scroll (hidden labels stay inside the side panel)."""
+    for width, height in ((390, 844), (1366, 800)):
+        page, errors = _open(browser, server, width, height, highlights=False)
+        page.wait_for_selector(".sing-open")
+        _select(page, page.evaluate("window.songscape.state.map.ids[0]"))
+        for scroll in ("#player", "#queue-panel", ".topbar"):
+            page.locator(scroll).scroll_into_view_if_needed()
+            page.wait_for_timeout(100)
+            sing = page.locator(".sing-open").bounding_box()
+            assert sing["x"] >= 0 and sing["x"] + sing["width"] <= width
+            for other in ("#player", "#search-form", ".brand h1", "#library-summary"):
+                box = page.locator(other).bounding_box()
+                assert not _overlap(sing, box), (width, scroll, other, sing, box)
+        player = page.locator("#player").bounding_box()
+        assert player["x"] >= 0 and player["x"] + player["width"] <= width
+        if width >= 760:  # the side panel scrolls, the page does not (top bar stays put)
+            assert page.evaluate("document.scrollingElement.scrollHeight") <= height + 1
+        if width < 760:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator(".topbar").scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "web-flows-phone-top.png"))
+        assert errors == []
+        page.close()

@@ -31,6 +31,8 @@ const S = {
   selectedTrack: null, // /api/tracks/{id}
   neighbours: [], // /similar results
   hits: [], // search result ids
+  lastQuery: "", // the words of the last search
+  lastResults: [], // the search results shown
   distance: null, // Float64Array aligned with points, or null
   nearest: null, // number of nearest songs kept, or null = all songs
   rank: null, // Int32Array: rank of each point by distance (selection = 0), or null
@@ -708,6 +710,7 @@ function resetFilters() {
   S.nearest = null;
   S.hidden.clear();
   S.hits = [];
+  S.lastResults = [];
   $("#search-results").replaceChildren();
   $("#search-intent").textContent = "";
   $("#results-panel").hidden = true;
@@ -723,6 +726,8 @@ async function search(ev) {
   const list = $("#search-results");
   const panel = $("#results-panel");
   panel.hidden = false;
+  S.lastQuery = q;
+  S.lastResults = [];
   if (!q) {
     list.replaceChildren(el("li", { class: "muted", text: "Type some words first." }));
     return;
@@ -768,9 +773,11 @@ async function loadSummary() {
   try {
     const s = await api("/api/stats");
     const mins = Math.round(s.total_duration_s / 60);
+    const n = s.by_status.ok;
     $("#library-summary").textContent =
-      `${s.by_status.ok.toLocaleString()} songs · ` +
-      (s.artists ? `${s.artists} artists · ` : "") + `${mins} min of audio`;
+      `${n.toLocaleString()} song${n === 1 ? "" : "s"} · ` +
+      (s.artists ? `${s.artists} artist${s.artists === 1 ? "" : "s"} · ` : "") +
+      (mins >= 1 ? `${mins} min of audio` : `${Math.round(s.total_duration_s)} s of audio`);
   } catch (err) {
     $("#library-summary").textContent = `library unavailable: ${err.message}`;
   }

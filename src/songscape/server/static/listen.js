@@ -372,20 +372,144 @@ async function apiSend(method, path, body) {
   return data;
 }
 
-async function savePlaylist(ev) {
-  ev.preventDefault();
-  const name = $("#playlist-name").value.trim();
-  const status = $("#playlist-status");
-  if (!name) { status.textContent = "Give the playlist a name."; return; }
-  if (!L.queue.length) { status.textContent = "The queue is empty."; return; }
-  try {
-    const p = await apiSend("POST", "/api/playlists",
-      { name, track_ids: L.queue.map((t) => t.id), source: "queue" });
-    status.textContent = `Saved “${p.name}” (${p.n_tracks} songs).`;
-    loadPlaylists();
-  } catch (err) {
-    status.textContent = `Not saved: ${err.message}`;
+// Every list the page shows (the queue, the nearest songs, search results, the path,
+// "for you", and lists of other panels) is saved through one code path: the ids of the
+// list's entries (`li[data-id]`, in the order shown) POSTed to /api/playlists. A name
+// that is taken is not replaced unless the user says so.
+
+const PLAYLIST_NAME_MAX = 200; // the API's limit
+const PLAYLIST_SOURCE_MAX = 300;
+
+// A usable playlist name from any text: no slashes or line breaks (the API refuses
+// them), at most PLAYLIST_NAME_MAX characters.
+function playlistName(text) {
+  return String(text || "").replace(/[\r\n\t/\\]+/g, " ").replace(/\s+/g, " ").trim()
+    .slice(0, PLAYLIST_NAME_MAX).trim();
+}
+
+// The track ids of a list element's entries, in the order shown.
+function listIds(list) {
+  return [...list.querySelectorAll(":scope > li[data-id]")].map((li) => li.dataset.id);
+}
+
+class PlaylistExistsError extends Error {
+  constructor(playlist) {
+    super(`A playlist “${playlist.name}” already exists (${playlist.n_tracks} songs).`);
+    this.playlist = playlist;
   }
+}
+
+// Save `ids` as playlist `name`; without `replace`, a name that is taken throws
+// PlaylistExistsError and nothing is written. Returns the saved playlist.
+async function saveIds(name, ids, source, { replace = false } = {}) {
+  const clean = String(name || "").trim();
+  if (!clean) throw new Error("Give the playlist a name.");
+  if (/[\r\n\t/\\]/.test(clean)) throw new Error("A playlist name cannot hold slashes or line breaks.");
+  if (!ids.length) throw new Error("The list is empty: nothing to save.");
+  if (!replace) {
+    const taken = (await api("/api/playlists")).playlists.find((p) => p.name === clean);
+    if (taken) throw new PlaylistExistsError(taken);
+  }
+  const p = await apiSend("POST", "/api/playlists",
+    { name: clean, track_ids: ids, source: String(source || "web").slice(0, PLAYLIST_SOURCE_MAX) });
+  loadPlaylists();
+  return p;
+}
+
+function exportUrl(name, format = "m3u8") {
+  return `/api/playlists/${encodeURIComponent(name)}/export?format=${format}`;
+}
+
+function downloadLinks(name) {
+  return ["m3u8", "xspf"].map((f) => el("a", { class: "small-button", href: exportUrl(name, f),
+    download: "", title: `Download “${name}” as ${f.toUpperCase()}` }, f.toUpperCase()));
+}
+
+// Wire a form (a name input and a submit button) to save the list `list` (an element
+// whose `li[data-id]` entries are the tracks) and report in `status`: the name and count
+// with M3U8/XSPF downloads, a taken name with a "Replace it" button, or the error.
+function wireSaveForm({ form, input, status, list, source, onSaved }) {
+  const save = async (replace) => {
+    const name = input.value;
+    status.classList.remove("error");
+    status.textContent = "Saving…";
+    delete status.dataset.saved;
+    try {
+      const p = await saveIds(name, listIds(list), typeof source === "function" ? source() : source,
+        { replace });
+      status.replaceChildren(`Saved “${p.name}” (${p.n_tracks} song${p.n_tracks === 1 ? "" : "s"}). `,
+        ...downloadLinks(p.name));
+      status.dataset.saved = p.name;
+      if (onSaved) onSaved(p);
+    } catch (err) {
+      status.classList.add("error");
+      if (err instanceof PlaylistExistsError) {
+        status.replaceChildren(`${err.message} Choose another name, or `,
+          el("button", { type: "button", class: "small-button replace",
+                         onclick: () => save(true) }, "Replace it"));
+      } else {
+        status.textContent = `Not saved: ${err.message}`;
+      }
+    }
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); save(false); });
+}
+
+// A "Save as playlist…" control for a shown list, built into `container`: the button
+// opens an inline name field (filled with `suggest()`), Save writes the list as it is
+// shown. `key` makes the element ids (`#KEY-save-open`, `#KEY-save-name`,
+// `#KEY-save-status`). The button is disabled while the list has no tracks.
+// Other panels (static/*.js) may call window.songscapeListen.mountListSave too.
+function mountListSave(container, { key, list, source, suggest }) {
+  const open = el("button", { type: "button", id: `${key}-save-open`, class: "list-save-open",
+    "aria-expanded": "false", "aria-controls": `${key}-save-form` }, "Save as playlist…");
+  const input = el("input", { id: `${key}-save-name`, type: "text", maxlength: String(PLAYLIST_NAME_MAX),
+    placeholder: "Playlist name", autocomplete: "off" });
+  const form = el("form", { id: `${key}-save-form`, class: "row list-save-form", hidden: "" },
+    el("label", { for: input.id, class: "visually-hidden", text: "Name of the new playlist" }),
+    input, el("button", { type: "submit" }, "Save"),
+    el("button", { type: "button", class: "list-save-cancel", onclick: () => show(false) }, "Cancel"));
+  const status = el("p", { id: `${key}-save-status`, class: "muted small list-save-status",
+    "aria-live": "polite" });
+  let suggested = "";
+  const show = (on) => {
+    form.hidden = !on;
+    open.hidden = on;
+    open.setAttribute("aria-expanded", String(on));
+    if (on) {
+      suggested = playlistName(suggest ? suggest() : "");
+      input.value = suggested;
+      input.focus();
+      input.select();
+    } else {
+      open.focus();
+    }
+  };
+  open.addEventListener("click", () => show(true));
+  // A new list: the button follows it, an untouched suggestion too, and the last
+  // confirmation (about the previous list) goes.
+  const refresh = () => {
+    const n = listIds(list).length;
+    open.disabled = n === 0;
+    open.title = n ? `Save these ${n} songs as a playlist of the library` : "No songs in the list";
+    if (!form.hidden && input.value === suggested && suggest) {
+      suggested = playlistName(suggest());
+      input.value = suggested;
+    }
+    status.replaceChildren();
+    status.classList.remove("error");
+    delete status.dataset.saved;
+  };
+  new MutationObserver(refresh).observe(list, { childList: true });
+  refresh();
+  const onSaved = () => {
+    form.hidden = true;
+    open.hidden = false;
+    open.setAttribute("aria-expanded", "false");
+  };
+  wireSaveForm({ form, input, status, list, source, onSaved });
+  container.replaceChildren(open, form, status);
+  return { open, form, input, status };
 }
 
 async function loadPlaylists() {
@@ -398,7 +522,7 @@ async function loadPlaylists() {
     return;
   }
   if (!res.playlists.length) {
-    list.replaceChildren(el("li", { class: "muted small", text: "None yet: save the queue, or use `songscape … --save NAME`." }));
+    list.replaceChildren(el("li", { class: "muted small", text: "None yet: save the queue or a list, or use `songscape … --save NAME`." }));
     return;
   }
   list.replaceChildren(...res.playlists.map((p) => el("li", { "data-name": p.name },
@@ -406,8 +530,7 @@ async function loadPlaylists() {
                    onclick: () => loadPlaylist(p.name) },
       el("span", { class: "name", text: p.name }),
       el("span", { class: "muted small", text: `${p.n_tracks} songs · ${duration(p.duration_s)}` })),
-    el("a", { class: "button small-button", href: `/api/playlists/${encodeURIComponent(p.name)}/export?format=m3u8`,
-              title: "Download as M3U8", download: "" }, "M3U8"))));
+    ...downloadLinks(p.name))));
 }
 
 async function loadPlaylist(name) {
@@ -418,6 +541,31 @@ async function loadPlaylist(name) {
   } catch (err) {
     $("#playlist-status").textContent = err.message;
   }
+}
+
+// The "Save as playlist…" controls of the page's own lists; sources as the CLI's --save.
+function mountSaveControls() {
+  const title = (t) => (t ? t.display_title || t.title || t.filename || t.id : "");
+  mountListSave($("#neighbours-save"), {
+    key: "neighbours", list: $("#neighbours"),
+    source: () => `similar:${$("#neighbours").dataset.for || ""}`,
+    suggest: () => (S.selectedTrack ? `Like ${title(S.selectedTrack)}` : "Nearest songs"),
+  });
+  mountListSave($("#search-save"), {
+    key: "search", list: $("#search-results"),
+    source: () => `search:${S.lastQuery || ""}`,
+    suggest: () => `Search ${S.lastQuery || ""}`,
+  });
+  mountListSave($("#path-save"), {
+    key: "path", list: $("#path-list"),
+    source: () => (L.path.length ? `path:${L.path[0].id}..${L.path[L.path.length - 1].id}` : "path"),
+    suggest: () => (L.path.length ? `${title(L.path[0])} to ${title(L.path[L.path.length - 1])}` : "Path"),
+  });
+  mountListSave($("#foryou-save"), {
+    key: "foryou", list: $("#foryou"),
+    source: () => `recommend:${$("#foryou-user").value}`,
+    suggest: () => `For ${$("#foryou-user").value}`,
+  });
 }
 
 // -- "for you": recommendations from imported listening data ---------------------------
@@ -539,7 +687,9 @@ function startListening() {
   $("#path-mode").addEventListener("click", () => setPathMode(!L.pathMode));
   $("#path-play").addEventListener("click", () => enqueue(L.path, { replace: true, playFirst: true }));
   $("#path-steps").addEventListener("change", () => { if (L.pathA && L.pathB) loadPath(); });
-  $("#playlist-save").addEventListener("submit", savePlaylist);
+  wireSaveForm({ form: $("#playlist-save"), input: $("#playlist-name"), status: $("#playlist-status"),
+                 list: $("#queue"), source: "queue" });
+  mountSaveControls();
   $("#foryou-user").addEventListener("change", loadForYou);
   $("#foryou-play").addEventListener("click", () => enqueue(L.forYou, { replace: true, playFirst: true }));
   renderQueue();
@@ -552,6 +702,7 @@ Object.assign(window, {
 });
 window.songscapeListen = {
   state: L, enqueue, advance, playQueueAt, setPathMode, loadPath, loadPlaylists, loadPlaylist,
+  saveIds, wireSaveForm, mountListSave, listIds,
 };
 
 document.addEventListener("DOMContentLoaded", startListening);
