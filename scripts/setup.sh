@@ -44,6 +44,19 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# rubberband-cli: time-stretching for DJ mixes (`songscape mix`); without it mixes fall
+# back to varispeed (the pitch follows the tempo, like a turntable).
+if ! command -v rubberband >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing rubberband-cli (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli >/dev/null
+  else
+    echo "setup: rubberband not found and cannot install rubberband-cli (not root or no" \
+         "apt-get); mixes will use the varispeed fallback" >&2
+  fi
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi

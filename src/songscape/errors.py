@@ -209,6 +209,15 @@ class TagWriteError(RuntimeError):
     file); the message names the file."""
 
 
+# ---- raised by mixes (issue 13)
+
+
+class MixError(RuntimeError):
+    """A mix that cannot be planned or rendered as asked: a source file gone from disk,
+    an output that cannot be written, more minutes than the library holds; the message
+    says which and what to do."""
+
+
 # ---- raised by cli (checks the argument parser cannot make)
 
 

@@ -24,6 +24,7 @@ from songscape.errors import (
     LibraryError,
     LyricsError,
     MissingExtraError,
+    MixError,
     NoEventsError,
     NoVectorError,
     PlaylistFormatError,
@@ -78,6 +79,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     UnknownWordsError: EXIT_FAILED,
     NoEventsError: EXIT_FAILED,
     PlaylistNotFoundError: EXIT_FAILED,
+    MixError: EXIT_FAILED,
     PlaylistFormatError: EXIT_FAILED,  # a playlist file that is not M3U, a bad name
     TagWriteError: EXIT_FAILED,
 }

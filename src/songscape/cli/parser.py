@@ -14,6 +14,7 @@ from songscape.cli import (
     config_cmds,
     emotion_cmds,
     library_cmds,
+    mix_cmds,
     models_cmds,
     playlist_cmds,
     recommend_cmds,
@@ -30,7 +31,7 @@ from songscape.cli.options import Command
 GROUPS = (
     library_cmds, check_cmds, models_cmds, search_cmds, serve_cmds, recommend_cmds, train_cmds,
     config_cmds, recordings_cmds, structure_cmds, sing_cmds,
-    playlist_cmds, emotion_cmds,
+    playlist_cmds, emotion_cmds, mix_cmds,
 )
 
 

@@ -24,6 +24,7 @@ from songscape.ingest.stages import (
 )
 from songscape.library.emotion import EmotionMixin
 from songscape.library.labels import LabelsMixin
+from songscape.library.mix import MixMixin
 from songscape.library.playlists import PlaylistsMixin
 from songscape.library.recordings import RecordingsMixin
 from songscape.library.scale import ScaleMixin
@@ -61,7 +62,7 @@ def _summary(row: sqlite3.Row | dict) -> dict:
 
 
 class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMixin, EmotionMixin,
-              PlaylistsMixin, TagWritingMixin, LabelsMixin):
+              PlaylistsMixin, TagWritingMixin, LabelsMixin, MixMixin):
     """A songscape library directory.
 
     Parameters

@@ -1,0 +1,465 @@
+"""A mix's plan: master tempo, the segment of each track, the order, and the timeline of
+its transitions — everything the renderer needs, and everything the user is told.
+
+:func:`plan_mix` runs the steps: the master tempo (:func:`master_tempo`), whether each
+track rides the master grid, its segment (:mod:`~songscape.mix.segments`), the
+transition costs (:mod:`~songscape.mix.cost`), the order (:mod:`~songscape.mix.order`)
+and the layout (:func:`layout`): beat-matched transitions overlap a whole number of
+bars, others fade over ``fade_s`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from songscape.mix.cost import (
+    COMPONENTS,
+    TEMPO_MULTIPLIERS,
+    CostWeights,
+    TransitionFeatures,
+    best_tempo_ratio,
+    camelot_codes,
+    camelot_steps,
+    cost_matrix,
+    cost_parts,
+    key_relation,
+    total_cost,
+)
+from songscape.mix.order import arc_cost, arc_targets, order_tracks, path_cost, random_order_cost
+from songscape.mix.segments import SegmentChoice, choose_segment, resolve_mode
+from songscape.mix.tracks import MixTrack, bar_beat_counts
+from songscape.vectors import unit_rows
+
+#: Transition styles for beat-matched transitions (fades are always equal-power).
+STYLES = ("bass-swap", "crossfade")
+
+
+@dataclass(frozen=True)
+class MixOptions:
+    """How a mix is planned and rendered.
+
+    ``bars`` None: 8 for full songs, 4 for highlights. ``max_stretch``: the largest
+    tempo change a track gets (0.1 = ±10 %) before it plays at its own tempo with fades.
+    """
+
+    segments: str = "auto"
+    bars: int | None = None
+    fade_s: float = 6.0
+    max_stretch: float = 0.1
+    style: str = "bass-swap"
+    arc: str = "none"
+    reorder: bool = True
+    target_lufs: float = -14.0
+    ceiling_dbtp: float = -1.0
+    sample_rate: int = 44100
+    warp: str = "rubberband"
+    weights: CostWeights = field(default_factory=CostWeights)
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(
+                f"unknown transition style {self.style!r}; choose one of {', '.join(STYLES)}"
+            )
+        if self.bars is not None and not 1 <= self.bars <= 64:
+            raise ValueError(f"--bars must be between 1 and 64, got {self.bars}")
+        if not 0.5 <= self.fade_s <= 60:
+            raise ValueError(f"--fade must be between 0.5 and 60 seconds, got {self.fade_s}")
+        if not 0 <= self.max_stretch <= 0.5:
+            raise ValueError(f"--max-stretch must be between 0 and 0.5, got {self.max_stretch}")
+        if not -40 <= self.target_lufs <= -5:
+            raise ValueError(f"--lufs must be between -40 and -5, got {self.target_lufs}")
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["weights"] = self.weights.to_json()
+        return out
+
+
+@dataclass
+class PlannedSegment:
+    """One track's segment placed in the mix (times in seconds).
+
+    ``source_anchors_s``/``target_anchors_s``: the time map, relative to the segment's
+    start in the source and in the mix (None: played as is).
+    """
+
+    track: MixTrack
+    choice: SegmentChoice
+    on_grid: bool
+    grid_note: str | None
+    tempo_multiplier: float
+    stretch: float
+    source_anchors_s: np.ndarray | None
+    target_anchors_s: np.ndarray | None
+    mix_start_s: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        if self.target_anchors_s is not None:
+            return float(self.target_anchors_s[-1])
+        return self.choice.duration_s
+
+    @property
+    def mix_end_s(self) -> float:
+        return self.mix_start_s + self.duration_s
+
+    def to_json(self, index: int) -> dict:
+        t = self.track
+        return {
+            "index": index,
+            "track_id": t.track_id,
+            "title": t.title,
+            "artist": t.artist,
+            "path": t.path,
+            "part": self.choice.part,
+            "cut": self.choice.cut,
+            "source_start_s": round(self.choice.start_s, 3),
+            "source_end_s": round(self.choice.end_s, 3),
+            "mix_start_s": round(self.mix_start_s, 3),
+            "mix_end_s": round(self.mix_end_s, 3),
+            "bars": self.choice.bars,
+            "on_grid": self.on_grid,
+            "grid_note": self.grid_note,
+            "tempo_bpm": None if t.tempo_bpm is None else round(float(t.tempo_bpm), 2),
+            "stretch": round(self.stretch, 4),
+            "key": t.key,
+        }
+
+
+@dataclass
+class PlannedTransition:
+    """The join between segment ``index`` and ``index + 1`` (mix times in seconds)."""
+
+    index: int
+    kind: str  # "beatmatched" or "fade"
+    style: str  # "bass-swap" or "crossfade"
+    mix_start_s: float
+    mix_end_s: float
+    bars: int | None
+    swap_s: float | None
+    tempo_ratio: float | None
+    key_relation: str
+    parts: dict[str, float]
+    cost: float
+    reason: str | None
+
+    def to_json(self, segments: list[PlannedSegment]) -> dict:
+        return {
+            "index": self.index,
+            "from_track": segments[self.index].track.track_id,
+            "to_track": segments[self.index + 1].track.track_id,
+            "kind": self.kind,
+            "style": self.style,
+            "mix_start_s": round(self.mix_start_s, 3),
+            "mix_end_s": round(self.mix_end_s, 3),
+            "bars": self.bars,
+            "swap_s": None if self.swap_s is None else round(self.swap_s, 3),
+            "tempo_ratio": None if self.tempo_ratio is None else round(self.tempo_ratio, 4),
+            "key_relation": self.key_relation,
+            "cost": round(self.cost, 4),
+            "parts": {k: round(v, 4) for k, v in self.parts.items()},
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class MixPlan:
+    """A complete plan; :meth:`to_json` is what ``mix --json`` prints and ``mix.json`` holds."""
+
+    segments: list[PlannedSegment]
+    transitions: list[PlannedTransition]
+    master_tempo_bpm: float | None
+    options: MixOptions
+    order_method: str
+    mean_costs: dict[str, float | None]
+
+    @property
+    def duration_s(self) -> float:
+        return self.segments[-1].mix_end_s if self.segments else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "master_tempo_bpm": None
+            if self.master_tempo_bpm is None
+            else round(self.master_tempo_bpm, 2),
+            "sample_rate": self.options.sample_rate,
+            "order": {
+                "method": self.order_method,
+                "mean_cost": {
+                    k: None if v is None else round(v, 4) for k, v in self.mean_costs.items()
+                },
+            },
+            "options": self.options.to_json(),
+            "segments": [s.to_json(i) for i, s in enumerate(self.segments)],
+            "transitions": [t.to_json(self.segments) for t in self.transitions],
+        }
+
+
+def master_tempo(tempi: list[float]) -> float | None:
+    """The tempo that needs the least stretching overall: among each tempo (and its half
+    and double), the one minimising the summed ``|log2|`` ratio to every track's nearest
+    multiple; kept within 70–180 BPM by doubling or halving."""
+    tempi = [float(t) for t in tempi if t and np.isfinite(t) and t > 0]
+    if not tempi:
+        return None
+    t = np.array(tempi)
+    candidates = np.concatenate([t / 2, t, t * 2])
+    ratios = best_tempo_ratio(candidates[:, None], t[None, :])
+    best = float(candidates[int(np.argmin(np.abs(np.log2(ratios)).sum(axis=1)))])
+    while best < 70:
+        best *= 2
+    while best > 180:
+        best /= 2
+    return best
+
+
+def time_map(
+    track: MixTrack,
+    choice: SegmentChoice,
+    beat_dst_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target anchor times (relative to the segment start): every downbeat
+    from the first cut to the last lands on a multiple of a bar of ``beat_dst_s`` beats,
+    and so does every beat of a bar that holds exactly ``beats_per_bar`` beats."""
+    bpb = int(track.beats_per_bar or 4)
+    db = track.downbeat_times
+    f, last = int(choice.first_downbeat), int(choice.last_downbeat)
+    counts = bar_beat_counts(track.beat_times, db[f : last + 1])
+    src, dst = [], []
+    for q in range(f, last + 1):
+        src.append(db[q])
+        dst.append((q - f) * bpb * beat_dst_s)
+        if q < last and counts[q - f] == bpb:
+            inside = track.beat_times[
+                (track.beat_times > db[q] + 0.035) & (track.beat_times < db[q + 1] - 0.035)
+            ]
+            for j, b in enumerate(inside, start=1):
+                src.append(b)
+                dst.append(((q - f) * bpb + j) * beat_dst_s)
+    source = np.array(src) - db[f]
+    return source, np.array(dst)
+
+
+def plan_mix(
+    tracks: list[MixTrack], options: MixOptions, start: int | None = None, end: int | None = None
+) -> MixPlan:
+    """Plan a mix of ``tracks`` (their given order is kept unless ``options.reorder``;
+    ``start``/``end`` pin the first/last track when reordering).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two tracks.
+    """
+    if len(tracks) < 2:
+        raise ValueError("a mix needs at least two tracks")
+    part = resolve_mode(options.segments, len(tracks))
+    bars = options.bars or (8 if part == "full" else 4)
+    tempo = master_tempo([t.tempo_bpm for t in tracks if t.grid_problem is None])
+    planned = [_place_track(t, part, bars, tempo, options) for t in tracks]
+    features = _features(planned, bars)
+    matrix = cost_matrix(features, options.weights, options.max_stretch)
+    intensity = _intensity(tracks)
+    arc = arc_cost(intensity, arc_targets(options.arc, len(tracks)))
+    given = list(range(len(tracks)))
+    n_steps = len(tracks) - 1
+    mean = {
+        "given": path_cost(given, matrix, arc, options.weights.arc) / n_steps,
+        "random": random_order_cost(matrix, arc, options.weights.arc) / n_steps,
+    }
+    if options.reorder:
+        order, method = order_tracks(matrix, arc, options.weights.arc, start, end)
+    else:
+        order, method = given, "as given"
+    mean["plan"] = path_cost(order, matrix, arc, options.weights.arc) / n_steps
+    segments = [planned[i] for i in order]
+    transitions = layout(segments, features, order, tempo, bars, options)
+    return MixPlan(segments, transitions, tempo, options, method, mean)
+
+
+def _place_track(
+    track: MixTrack, part: str, bars: int, tempo: float | None, options: MixOptions
+) -> PlannedSegment:
+    note = track.grid_problem
+    multiplier, stretch = 1.0, 1.0
+    if note is None and tempo is not None:
+        multiplier = float(
+            TEMPO_MULTIPLIERS[
+                np.argmin(np.abs(np.log2(tempo / (track.tempo_bpm * TEMPO_MULTIPLIERS))))
+            ]
+        )
+        stretch = tempo / (track.tempo_bpm * multiplier)
+        if abs(np.log2(stretch)) > np.log2(1 + options.max_stretch):
+            note = (
+                f"{track.tempo_bpm:.0f} BPM is {100 * abs(stretch - 1):.0f} % from the mix's "
+                f"{tempo:.0f} BPM (limit {100 * options.max_stretch:.0f} %)"
+            )
+            stretch = 1.0
+    on_grid = note is None and tempo is not None
+    choice = choose_segment(track, part, bars, bars, options.fade_s, on_grid)
+    if on_grid and choice.bars is None:
+        on_grid, note = False, "too few bars for beat-matched transitions"
+    src = dst = None
+    if on_grid:
+        src, dst = time_map(track, choice, multiplier * 60.0 / tempo)
+    return PlannedSegment(
+        track, choice, on_grid, note, multiplier, stretch if on_grid else 1.0, src, dst
+    )
+
+
+def _features(planned: list[PlannedSegment], bars: int) -> TransitionFeatures:
+    exit_db, entry_db = [], []
+    for p in planned:
+        t, c = p.track, p.choice
+        if c.first_downbeat is not None and p.on_grid:
+            db = t.downbeat_times
+            entry = (db[c.first_downbeat], db[min(c.first_downbeat + bars, c.last_downbeat)])
+            exit_ = (db[max(c.last_downbeat - bars, c.first_downbeat)], db[c.last_downbeat])
+        else:
+            span = min(8.0, c.duration_s / 3)
+            entry, exit_ = (c.start_s, c.start_s + span), (c.end_s - span, c.end_s)
+        entry_db.append(t.energy_at(*entry))
+        exit_db.append(t.energy_at(*exit_))
+    numbers, letters = camelot_codes([p.track.key for p in planned])
+    dims = {len(p.track.embedding) for p in planned if p.track.embedding is not None}
+    dim = dims.pop() if len(dims) == 1 else 0
+    vectors = np.zeros((len(planned), max(dim, 1)), dtype=np.float32)
+    for i, p in enumerate(planned):
+        if dim and p.track.embedding is not None:
+            vectors[i] = p.track.embedding
+    return TransitionFeatures(
+        tempo_bpm=np.array(
+            [np.nan if p.track.tempo_bpm is None else p.track.tempo_bpm for p in planned]
+        ),
+        camelot_number=numbers,
+        camelot_letter=letters,
+        exit_db=np.array([np.nan if v is None else v for v in exit_db]),
+        entry_db=np.array([np.nan if v is None else v for v in entry_db]),
+        unit_embedding=unit_rows(vectors),
+    )
+
+
+def _intensity(tracks: list[MixTrack]) -> np.ndarray:
+    """Each track's intensity in the set, 0..1: the mean rank of its loudness, tempo and
+    energy variation (tracks missing a value sit in the middle for it)."""
+    columns = [
+        [t.loudness_lufs for t in tracks],
+        [t.tempo_bpm for t in tracks],
+        [float(np.percentile(t.energy_db, 90)) if len(t.energy_db) else None for t in tracks],
+    ]
+    ranks = []
+    for col in columns:
+        values = np.array([np.nan if v is None else float(v) for v in col])
+        known = np.isfinite(values)
+        r = np.full(len(values), 0.5)
+        if known.sum() > 1:
+            order = values[known].argsort().argsort()
+            r[known] = order / (known.sum() - 1)
+        ranks.append(r)
+    return np.mean(ranks, axis=0)
+
+
+def layout(
+    segments: list[PlannedSegment],
+    features: TransitionFeatures,
+    order: list[int],
+    tempo: float | None,
+    bars: int,
+    options: MixOptions,
+) -> list[PlannedTransition]:
+    """Place the segments on the mix's timeline and describe each transition."""
+    transitions = []
+    segments[0].mix_start_s = 0.0
+    for i in range(len(segments) - 1):
+        a, b = segments[i], segments[i + 1]
+        parts = {
+            k: float(v)
+            for k, v in cost_parts(features, order[i], order[i + 1], options.max_stretch).items()
+        }
+        cost = float(total_cost(parts, options.weights))
+        steps = int(
+            camelot_steps(
+                features.camelot_number[order[i]],
+                features.camelot_letter[order[i]],
+                features.camelot_number[order[i + 1]],
+                features.camelot_letter[order[i + 1]],
+            )
+        )
+        relation = key_relation(
+            steps,
+            features.camelot_letter[order[i]],
+            features.camelot_letter[order[i + 1]],
+            features.camelot_number[order[i]],
+            features.camelot_number[order[i + 1]],
+        )
+        ratio = best_tempo_ratio(
+            np.array(a.track.tempo_bpm or np.nan), np.array(b.track.tempo_bpm or np.nan)
+        )
+        ratio = None if not np.isfinite(ratio) else float(ratio)
+        same_meter = a.track.beats_per_bar == b.track.beats_per_bar
+        shortest = min(a.duration_s, b.duration_s)
+        if a.on_grid and b.on_grid and same_meter and tempo is not None:
+            bpb = int(a.track.beats_per_bar or 4)
+            bar_beats = bpb * max(a.tempo_multiplier, b.tempo_multiplier)
+            beat_s = 60.0 / tempo
+            n_bars = max(1, min(bars, int(0.45 * shortest / (bar_beats * beat_s))))
+            overlap = n_bars * bar_beats * beat_s
+            b.mix_start_s = a.mix_end_s - overlap
+            swap = b.mix_start_s + (n_bars // 2) * bar_beats * beat_s if n_bars > 1 else None
+            transitions.append(
+                PlannedTransition(
+                    i,
+                    "beatmatched",
+                    options.style,
+                    b.mix_start_s,
+                    a.mix_end_s,
+                    n_bars,
+                    swap if options.style == "bass-swap" else None,
+                    ratio,
+                    relation,
+                    parts,
+                    cost,
+                    None,
+                )
+            )
+            continue
+        reason = (
+            (a.grid_note and f"outgoing: {a.grid_note}")
+            or (b.grid_note and f"incoming: {b.grid_note}")
+            or ("the meters differ" if not same_meter else "no tempo")
+        )
+        overlap = min(options.fade_s, 0.45 * shortest)
+        b.mix_start_s = a.mix_end_s - overlap
+        transitions.append(
+            PlannedTransition(
+                i,
+                "fade",
+                "crossfade",
+                b.mix_start_s,
+                a.mix_end_s,
+                None,
+                None,
+                ratio,
+                relation,
+                parts,
+                cost,
+                reason,
+            )
+        )
+    return transitions
+
+
+__all__ = [
+    "COMPONENTS",
+    "MixOptions",
+    "MixPlan",
+    "PlannedSegment",
+    "PlannedTransition",
+    "master_tempo",
+    "plan_mix",
+    "time_map",
+    "layout",
+]
