@@ -17,6 +17,8 @@ import scipy.signal
 
 #: Oversampling factor of the true-peak estimate.
 OVERSAMPLE = 4
+#: Samples on each side a streamed true-peak estimate interpolates with.
+LEFT_CONTEXT, RIGHT_CONTEXT = 32, 32
 
 
 def db_to_gain(db: float) -> float:
@@ -85,26 +87,39 @@ class TruePeakLimiter:
         self.pending = np.zeros((channels, 0), dtype=np.float32)  # input not yet output
         # Safe gains from (first pending sample - lookahead + 1 - hold) to the input's end.
         self.gains = np.ones(self.lookahead - 1 + self.hold)
-        self.context = np.zeros((channels, 32), dtype=np.float32)
+        self.context = np.zeros((channels, LEFT_CONTEXT), dtype=np.float32)
+        self.raw = np.zeros((channels, 0), dtype=np.float32)  # peaks not yet computed
         self.min_gain = 1.0
 
     def process(self, x: np.ndarray) -> np.ndarray:
         """Feed a block (channels, n); returns the limited samples now complete."""
         x = np.asarray(x, dtype=np.float32).reshape(self.channels, -1)
-        if x.shape[1] == 0:
-            return np.zeros((self.channels, 0), dtype=np.float32)
-        peaks = sample_true_peaks(x, self.context)
-        self.context = np.concatenate([self.context, x], axis=1)[:, -32:]
-        safe = np.minimum(1.0, self.ceiling / np.maximum(peaks, 1e-12))
         self.pending = np.concatenate([self.pending, x], axis=1)
-        self.gains = np.concatenate([self.gains, safe])
-        return self._emit(self.pending.shape[1] - (self.lookahead - 1))
+        self.raw = np.concatenate([self.raw, x], axis=1)
+        if self.raw.shape[1] > RIGHT_CONTEXT:
+            # Interpolating a sample needs the samples after it: keep the last few back.
+            peaks = sample_true_peaks(self.raw, self.context)[:-RIGHT_CONTEXT]
+            self._add_gains(peaks, self.raw[:, :-RIGHT_CONTEXT])
+            self.raw = self.raw[:, -RIGHT_CONTEXT:]
+        return self._emit(self._gained() - (self.lookahead - 1))
 
     def flush(self) -> np.ndarray:
         """The remaining samples (the look-ahead's worth) once the input has ended."""
+        if self.raw.shape[1]:
+            self._add_gains(sample_true_peaks(self.raw, self.context), self.raw)
+            self.raw = self.raw[:, :0]
         n = self.pending.shape[1]
         self.gains = np.concatenate([self.gains, np.ones(self.lookahead - 1)])
         return self._emit(n)
+
+    def _add_gains(self, peaks: np.ndarray, samples: np.ndarray) -> None:
+        self.context = np.concatenate([self.context, samples], axis=1)[:, -LEFT_CONTEXT:]
+        safe = np.minimum(1.0, self.ceiling / np.maximum(peaks, 1e-12))
+        self.gains = np.concatenate([self.gains, safe])
+
+    def _gained(self) -> int:
+        """Pending samples whose safe gain is known."""
+        return len(self.gains) - (self.lookahead - 1 + self.hold)
 
     def _emit(self, n_out: int) -> np.ndarray:
         if n_out <= 0:

@@ -19,12 +19,14 @@ from songscape.mix.outputs import cue_sheet, plan_json_text, write_text
 from songscape.mix.plan import MixOptions, MixPlan, plan_mix
 from songscape.mix.render import check_output_path, render_mix
 from songscape.mix.segments import AUTO_FULL_MAX_TRACKS, FALLBACK_HIGHLIGHT_S, SEGMENT_MODES
-from songscape.mix.tracks import load_mix_tracks
+from songscape.mix.tracks import check_pulse, load_mix_tracks
 from songscape.playlists.formats import ExportTrack, m3u8_text
 from songscape.vectors import unit_rows
 
 #: Tracks a mix chooses when neither a count nor minutes is given.
 DEFAULT_COUNT = 8
+#: Tracks nearest the seed (by embedding) a mix grown from it chooses among.
+SEED_POOL = 500
 #: Weight of staying close to the seed (``1 − cos`` to it) when growing a mix from one.
 SEED_WEIGHT = 0.5
 
@@ -120,12 +122,37 @@ class MixMixin:
             rows_of = [index.get(i) for i in ids]
             known = [k for k, r in enumerate(rows_of) if r is not None]
             unit[[rows_of[k] for k in known]] = unit_rows(vectors[known])
+        s = index[seed_id]
+        closeness = np.clip(1.0 - unit @ unit[s], 0.0, 1.0)
+        durations = np.array([r["duration_s"] or 0.0 for r in rows])
+        many = segments == "auto" and (count or 99) > AUTO_FULL_MAX_TRACKS
+        part = "highlight" if segments == "highlight" or many else "full"
+        if part == "highlight":
+            per_track = np.minimum(durations, FALLBACK_HIGHLIGHT_S + 12.0)
+        else:
+            per_track = durations * 0.92
+        if minutes is not None and per_track.sum() < minutes * 60:
+            raise MixError(
+                f"the library holds about {per_track.sum() / 60:.0f} minutes of "
+                f"{part}s to mix; ask for fewer than {minutes:g} minutes"
+            )
+        # The mix stays near its seed: grow it among the seed's closest tracks only (enough
+        # of them to fill twice the minutes asked for).
+        by_closeness = np.argsort(closeness, kind="stable")
+        size = SEED_POOL
+        if minutes is not None:
+            size = max(
+                size, int(np.searchsorted(np.cumsum(per_track[by_closeness]), 2 * minutes * 60)) + 1
+            )
+        pool = np.r_[s, by_closeness[by_closeness != s][: size - 1]]
+        rows = [rows[i] for i in pool]
+        unit, closeness, per_track = unit[pool], closeness[pool], per_track[pool]
+        s = 0
         numbers, letters = camelot_codes([r["key"] for r in rows])
         levels = np.full(len(rows), np.nan)  # entry/exit levels are not known before segments
+        tempi = [np.nan if r["tempo_bpm"] is None else r["tempo_bpm"] for r in rows]
         features = TransitionFeatures(
-            tempo_bpm=np.array(
-                [np.nan if r["tempo_bpm"] is None else r["tempo_bpm"] for r in rows]
-            ),
+            tempo_bpm=np.array(tempi),
             camelot_number=numbers,
             camelot_letter=letters,
             exit_db=levels,
@@ -133,34 +160,13 @@ class MixMixin:
             unit_embedding=unit,
         )
         weights = MixOptions().weights
-        s = index[seed_id]
-        closeness = np.clip(1.0 - unit @ unit[s], 0.0, 1.0)
 
         def step_costs(i: int, candidates: np.ndarray) -> np.ndarray:
-            return (
-                total_cost(cost_parts(features, i, candidates), weights)
-                + SEED_WEIGHT * closeness[candidates]
-            )
+            parts = cost_parts(features, i, candidates)
+            return total_cost(parts, weights) + SEED_WEIGHT * closeness[candidates]
 
-        durations = np.array([r["duration_s"] or 0.0 for r in rows])
-        part = (
-            "highlight"
-            if segments == "highlight"
-            or (segments == "auto" and (count or 99) > AUTO_FULL_MAX_TRACKS)
-            else "full"
-        )
-        per_track = (
-            np.minimum(durations, FALLBACK_HIGHLIGHT_S + 12.0)
-            if part == "highlight"
-            else durations * 0.92
-        )
         stop = None
         if minutes is not None:
-            if per_track.sum() < minutes * 60:
-                raise MixError(
-                    f"the library holds about {per_track.sum() / 60:.0f} minutes of "
-                    f"{part}s to mix; ask for fewer than {minutes:g} minutes"
-                )
 
             def stop(seq: list[int]) -> bool:
                 return float(per_track[seq].sum()) >= minutes * 60
@@ -188,7 +194,23 @@ class MixMixin:
         sources are always ordered (a path keeps its ends).
         """
         options = options or MixOptions()
-        ids, first, last = self.mix_candidates(tracks, segments=options.segments, **source)  # type: ignore[arg-type]
+        plan = self._plan_once(tracks, options, source)
+        minutes = source.get("minutes")
+        asked = float(minutes) if isinstance(minutes, int | float) else None
+        # Overlaps and phrase cuts make the first choice short of the minutes asked for:
+        # ask again for proportionally more (the library may run out: keep the last plan).
+        for _ in range(3):
+            if asked is None or plan.duration_s >= 0.97 * float(minutes) * 60:  # type: ignore[arg-type]
+                break
+            asked *= float(minutes) * 60 / max(plan.duration_s, 1.0) * 1.02  # type: ignore[arg-type]
+            try:
+                plan = self._plan_once(tracks, options, {**source, "minutes": asked})
+            except MixError:
+                break
+        return plan
+
+    def _plan_once(self, tracks: Sequence[str], options: MixOptions, source: dict) -> MixPlan:
+        ids, first, last = self.mix_candidates(tracks, segments=options.segments, **source)
         mix_tracks = load_mix_tracks(self.store, ids, self.default_model)
         for t in mix_tracks:
             if not os.path.exists(t.path):
@@ -196,11 +218,11 @@ class MixMixin:
                     f"the file of track {t.track_id} is gone: {t.path} "
                     "(run `songscape ingest` to update the library)"
                 )
+            check_pulse(t)
         if tracks:
             return plan_mix(mix_tracks, options)
-        return plan_mix(
-            mix_tracks, MixOptions(**{**options.__dict__, "reorder": True}), start=first, end=last
-        )
+        reordered = MixOptions(**{**options.__dict__, "reorder": True})
+        return plan_mix(mix_tracks, reordered, start=first, end=last)
 
     def render_mix(
         self,

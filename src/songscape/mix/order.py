@@ -123,26 +123,34 @@ def order_beam(
     end: int | None = None,
     width: int = DEFAULT_BEAM_WIDTH,
 ) -> list[int]:
-    """A cheap order of all tracks by beam search (keeps the ``width`` best prefixes)."""
+    """A cheap order of all tracks by beam search (keeps the ``width`` best prefixes);
+    each step scores every (prefix, next track) pair at once."""
     n = cost.shape[0]
     if n <= 1:
         return list(range(n))
     place = _position_costs(n, arc, arc_weight)
     step = np.where(np.isfinite(cost), cost, 1e9)
-    firsts = [start] if start is not None else [j for j in range(n) if j != end]
-    beams: list[tuple[float, list[int]]] = [(float(place[j, 0]), [j]) for j in firsts]
+    firsts = np.array([start] if start is not None else [j for j in range(n) if j != end])
+    seqs = firsts[:, None]
+    values = place[firsts, 0].astype(float)
+    used = np.zeros((len(firsts), n), dtype=bool)
+    used[np.arange(len(firsts)), firsts] = True
     for size in range(1, n):
-        grown: list[tuple[float, list[int]]] = []
-        for value, seq in beams:
-            used = set(seq)
-            free = [k for k in range(n) if k not in used]
-            if end is not None and size < n - 1:
-                free = [k for k in free if k != end] or free
-            for k in free:
-                grown.append((value + float(step[seq[-1], k] + place[k, size]), seq + [k]))
-        grown.sort(key=lambda item: item[0])
-        beams = grown[:width]
-    return beams[0][1]
+        blocked = used.copy()
+        if end is not None and size < n - 1:
+            blocked[:, end] = True
+        grown = values[:, None] + step[seqs[:, -1]] + place[:, size][None, :]
+        grown[blocked] = np.inf
+        flat = grown.ravel()
+        k = min(width, int(np.isfinite(flat).sum()))
+        best = np.argpartition(flat, k - 1)[:k]
+        best = best[np.argsort(flat[best], kind="stable")]
+        rows, cols = np.divmod(best, n)
+        seqs = np.concatenate([seqs[rows], cols[:, None]], axis=1)
+        values = flat[best]
+        used = used[rows]
+        used[np.arange(len(rows)), cols] = True
+    return [int(i) for i in seqs[0]]
 
 
 def order_tracks(

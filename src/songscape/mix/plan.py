@@ -144,6 +144,7 @@ class PlannedTransition:
     parts: dict[str, float]
     cost: float
     reason: str | None
+    ride_db: float = 0.0
 
     def to_json(self, segments: list[PlannedSegment]) -> dict:
         return {
@@ -161,6 +162,7 @@ class PlannedTransition:
             "cost": round(self.cost, 4),
             "parts": {k: round(v, 4) for k, v in self.parts.items()},
             "reason": self.reason,
+            "ride_db": round(self.ride_db, 2),
         }
 
 
@@ -449,7 +451,36 @@ def layout(
                 reason,
             )
         )
+    for t in transitions:
+        t.ride_db = loudness_ride_db(segments[t.index], segments[t.index + 1], t)
     return transitions
+
+
+#: Seconds over which a loudness ride ramps in or out, and its largest size (dB).
+RIDE_S, MAX_RIDE_DB = 6.0, 6.0
+#: Level windows the ride matches (the 3 s a listener hears on each side), seconds.
+RIDE_WINDOW_S = 3.0
+
+
+def loudness_ride_db(a: PlannedSegment, b: PlannedSegment, t: PlannedTransition) -> float:
+    """Half the level step between the outgoing segment's last moments alone and the
+    incoming one's first moments alone, each relative to its whole segment (every segment
+    is loudness-matched, so this is the step a listener would hear). The renderer lowers
+    (or raises) the outgoing track by it before the transition and starts the incoming one
+    the other way, returning to their own levels over :data:`RIDE_S` — as a DJ rides the
+    faders. Positive: the outgoing part is the louder one. Source times are converted from
+    mix times with each segment's stretch."""
+    ca, cb = a.choice, b.choice
+    exit_end = ca.end_s - (a.mix_end_s - t.mix_start_s) / a.stretch
+    exit_level = a.track.level_db(exit_end - RIDE_WINDOW_S, exit_end)
+    entry_start = cb.start_s + (t.mix_end_s - b.mix_start_s) / b.stretch
+    entry_level = b.track.level_db(entry_start, entry_start + RIDE_WINDOW_S)
+    whole_a = a.track.level_db(ca.start_s, ca.end_s)
+    whole_b = b.track.level_db(cb.start_s, cb.end_s)
+    if None in (exit_level, entry_level, whole_a, whole_b):
+        return 0.0
+    step = (exit_level - whole_a) - (entry_level - whole_b)
+    return float(np.clip(step / 2, -MAX_RIDE_DB, MAX_RIDE_DB))
 
 
 __all__ = [

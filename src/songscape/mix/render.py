@@ -24,7 +24,7 @@ from songscape.audio.limiter import TruePeakLimiter
 from songscape.audio.stretch import fit_length, warp
 from songscape.audio.transitions import bass_swap, crossfade
 from songscape.audio.writer import AtomicAudioWriter
-from songscape.mix.plan import MixPlan, PlannedSegment
+from songscape.mix.plan import RIDE_S, MixPlan, PlannedSegment
 
 #: Samples per block sent to the limiter and the file (bounds the working memory).
 BLOCK_SAMPLES = 1 << 16
@@ -71,6 +71,33 @@ def segment_audio(segment: PlannedSegment, sr: int, warp_method: str) -> np.ndar
     if segment.source_anchors_s is None:
         return fit_length(y, n_out)
     return warp(y, sr, segment.source_anchors_s, segment.target_anchors_s, n_out, warp_method)
+
+
+def ride_envelope(n: int, sr: int, ride_db: float, at_s: float, rising: bool) -> np.ndarray:
+    """Gain (linear) over ``n`` samples: ``ride_db`` held on one side of ``at_s`` and ramped
+    back to 0 dB over :data:`RIDE_S` on the other (``rising``: ride before, 0 dB after)."""
+    t = np.arange(n) / sr
+    if rising:  # 0 dB ... ramp ... ride from at_s on
+        shape = np.clip((t - (at_s - RIDE_S)) / RIDE_S, 0.0, 1.0)
+    else:  # ride until at_s, then ramp back to 0 dB
+        shape = np.clip(1.0 - (t - at_s) / RIDE_S, 0.0, 1.0)
+    return (10 ** (ride_db * shape / 20)).astype(np.float32)
+
+
+def apply_rides(y: np.ndarray, sr: int, k: int, plan: MixPlan) -> None:
+    """Apply, in place, segment ``k``'s loudness rides (see
+    :func:`songscape.mix.plan.loudness_ride_db`): toward the next segment before its
+    transition, from the previous one after it."""
+    seg = plan.segments[k]
+    n = y.shape[1]
+    if k + 1 < len(plan.segments):
+        t = plan.transitions[k]
+        if t.ride_db:
+            y *= ride_envelope(n, sr, -t.ride_db, t.mix_start_s - seg.mix_start_s, rising=True)
+    if k > 0:
+        t = plan.transitions[k - 1]
+        if t.ride_db:
+            y *= ride_envelope(n, sr, t.ride_db, t.mix_end_s - seg.mix_start_s, rising=False)
 
 
 def loudness_gain_db(y: np.ndarray, sr: int, target_lufs: float) -> tuple[float, float | None]:
@@ -137,6 +164,7 @@ def render_mix(
             gains.append(gain_db)
             lufs.append(loudness)
             y *= np.float32(10 ** (gain_db / 20))
+            apply_rides(y, sr, k, plan)
             head = 0
             if tail is not None:
                 t = plan.transitions[k - 1]

@@ -22,6 +22,8 @@ SEGMENT_MODES = ("auto", "highlight", "full")
 PHRASE_BARS = 8
 #: ``auto`` plays highlights when the mix has more tracks than this.
 AUTO_FULL_MAX_TRACKS = 5
+#: How far under a track's loud parts a moment is "quiet" (lead-in, fade-out), dB.
+QUIET_BELOW_PEAK_DB = 20.0
 #: Highlight length assumed when a track has none stored, seconds.
 FALLBACK_HIGHLIGHT_S = 30.0
 
@@ -91,14 +93,24 @@ def choose_segment(
     ``fade_s`` of room.
     """
     hs, he = track.highlight or _middle(track.duration_s, FALLBACK_HIGHLIGHT_S)
-    db = track.downbeat_times
+    audible_start, audible_end = audible_span(track)
+    # Lead-in silence and fade-out tails are not played: cut inside the audible span.
+    inside = (track.downbeat_times >= audible_start - 0.25) & (
+        track.downbeat_times <= audible_end + 0.25
+    )
+    offset = int(np.argmax(inside)) if inside.any() else 0
+    db = track.downbeat_times[inside] if inside.sum() >= 2 else track.downbeat_times
+    if inside.sum() < 2:
+        offset = 0
     # A short track gets shorter transitions rather than none (at least 2 bars each).
     room = max(0, (len(db) - 3) // 2)
     entry_bars, exit_bars = min(entry_bars, room), min(exit_bars, room)
     if on_grid and min(entry_bars, exit_bars) >= 2:
         last = len(db) - 1
         if part == "full":
-            return SegmentChoice(float(db[0]), float(db[last]), part, "downbeat", 0, last)
+            return SegmentChoice(
+                float(db[0]), float(db[last]), part, "downbeat", offset, offset + last
+            )
         phrases = phrase_downbeats(db, track.sections)
         want_start = int(np.searchsorted(db, hs - 0.05)) - entry_bars
         want_end = int(np.searchsorted(db, he - 0.05)) + exit_bars
@@ -109,10 +121,29 @@ def choose_segment(
         while final - first < entry_bars + exit_bars + 2 and (first > 0 or final < last):
             final, first = min(last, final + 1), max(0, first - (final >= last))
         cut = "phrase" if first in phrases and final in phrases else "downbeat"
-        return SegmentChoice(float(db[first]), float(db[final]), part, cut, first, final)
+        return SegmentChoice(
+            float(db[first]), float(db[final]), part, cut, offset + first, offset + final
+        )
     if part == "full":
-        return SegmentChoice(0.0, track.duration_s, part, "time")
-    return SegmentChoice(max(0.0, hs - fade_s), min(track.duration_s, he + fade_s), part, "time")
+        return SegmentChoice(audible_start, audible_end, part, "time")
+    start, end = max(audible_start, hs - fade_s), min(audible_end, he + fade_s)
+    if end - start < 2 * fade_s:
+        start, end = max(0.0, hs - fade_s), min(track.duration_s, he + fade_s)
+    return SegmentChoice(start, end, part, "time")
+
+
+def audible_span(
+    track: MixTrack, below_peak_db: float = QUIET_BELOW_PEAK_DB
+) -> tuple[float, float]:
+    """From the first to the last moment (seconds) whose energy is within ``below_peak_db``
+    of the track's loud parts (its 90th-percentile level); the whole track when unknown."""
+    e = track.energy_db
+    if not len(e):
+        return 0.0, track.duration_s
+    loud = np.flatnonzero(e >= np.percentile(e, 90) - below_peak_db)
+    start = max(0.0, (loud[0] - 0.5) / track.energy_rate_hz)
+    end = min(track.duration_s, (loud[-1] + 0.5) / track.energy_rate_hz)
+    return start, end
 
 
 def _middle(duration_s: float, length_s: float) -> tuple[float, float]:
