@@ -142,7 +142,9 @@ def short_term_loudness_file(
     return np.array(times), np.maximum(lufs, -70.0)
 
 
-def onset_lag_s(a: np.ndarray, b: np.ndarray, sr: int, max_lag_s: float, hop_length: int = 128) -> float:
+def onset_lag_s(
+    a: np.ndarray, b: np.ndarray, sr: int, max_lag_s: float, hop_length: int = 128
+) -> float:
     """How far ``b``'s rhythm sits after ``a``'s (seconds, within ±``max_lag_s``): the lag
     of the largest cross-correlation of their onset-strength envelopes (librosa, mono,
     ``hop_length`` samples per frame), refined to a fraction of a frame by a parabola
@@ -158,7 +160,9 @@ def onset_lag_s(a: np.ndarray, b: np.ndarray, sr: int, max_lag_s: float, hop_len
     ea, eb = ea[:n], eb[:n]
     max_lag = max(1, int(round(max_lag_s * sr / hop_length)))
     lags = np.arange(-max_lag, max_lag + 1)
-    xc = np.array([float(ea[max(0, -k) : n - max(0, k)] @ eb[max(0, k) : n - max(0, -k)]) for k in lags])
+    xc = np.array(
+        [float(ea[max(0, -k) : n - max(0, k)] @ eb[max(0, k) : n - max(0, -k)]) for k in lags]
+    )
     i = int(np.argmax(xc))
     shift = 0.0
     if 0 < i < len(xc) - 1:
