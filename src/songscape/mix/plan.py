@@ -200,17 +200,21 @@ class MixPlan:
         }
 
 
-def master_tempo(tempi: list[float]) -> float | None:
-    """The tempo that needs the least stretching overall: among each tempo (and its half
-    and double), the one minimising the summed ``|log2|`` ratio to every track's nearest
-    multiple; kept within 70–180 BPM by doubling or halving."""
+def master_tempo(tempi: list[float], max_stretch: float = 0.1) -> float | None:
+    """The mix's tempo, as a DJ picks it: the one that lets the most tracks be beat-matched
+    (their tempo, half or double, within ``max_stretch``), and among those the one that
+    stretches them least (summed ``|log2|`` ratio). Candidates are the tracks' tempi and
+    their halves and doubles; the result is kept within 70–180 BPM."""
     tempi = [float(t) for t in tempi if t and np.isfinite(t) and t > 0]
     if not tempi:
         return None
     t = np.array(tempi)
     candidates = np.concatenate([t / 2, t, t * 2])
-    ratios = best_tempo_ratio(candidates[:, None], t[None, :])
-    best = float(candidates[int(np.argmin(np.abs(np.log2(ratios)).sum(axis=1)))])
+    distance = np.abs(np.log2(best_tempo_ratio(candidates[:, None], t[None, :])))
+    inside = distance <= np.log2(1 + max_stretch) + 1e-12
+    count = inside.sum(axis=1)
+    spread = np.where(inside, distance, 0.0).sum(axis=1)
+    best = float(candidates[np.lexsort((spread, -count))[0]])
     while best < 70:
         best *= 2
     while best > 180:
@@ -260,7 +264,9 @@ def plan_mix(
         raise ValueError("a mix needs at least two tracks")
     part = resolve_mode(options.segments, len(tracks))
     bars = options.bars or (8 if part == "full" else 4)
-    tempo = master_tempo([t.tempo_bpm for t in tracks if t.grid_problem is None])
+    tempo = master_tempo(
+        [t.tempo_bpm for t in tracks if t.grid_problem is None], options.max_stretch
+    )
     planned = [_place_track(t, part, bars, tempo, options) for t in tracks]
     features = _features(planned, bars)
     matrix = cost_matrix(features, options.weights, options.max_stretch)
