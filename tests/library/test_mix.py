@@ -160,3 +160,32 @@ def test_cli_mix_and_exit_codes(mix_library, tmp_path, capsys):
         assert "is gone" in capsys.readouterr().err
     finally:
         shutil.move(moved, gone)
+
+
+@pytest.mark.parametrize("delay_s", [2.0, 5.0])
+def test_a_killed_render_leaves_no_audio_and_the_next_run_completes(mix_library, tmp_path, delay_s):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lib_dir, _, _ = mix_library
+    with Library(lib_dir) as lib:
+        ids = track_ids(lib)
+    out = tmp_path / "killed.flac"
+    tracks = [ids["disco.00000.ogg"], ids["disco.00001.ogg"], ids["disco.00003.ogg"]]
+    argv = [sys.executable, "-m", "songscape.cli", "--library", str(lib_dir), "mix", *tracks,
+            "--out", str(out)]  # fmt: skip
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay_s)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    # Either the render finished before the kill, or nothing but its partial is left.
+    names = sorted(p.name for p in tmp_path.iterdir())
+    if out.exists():
+        assert sf.info(str(out)).duration > 10
+    else:
+        assert all(n.startswith(".killed.flac.partial-") for n in names), names
+    assert main(argv[3:]) == 0  # the next run completes and clears the dead partial
+    assert sf.info(str(out)).duration > 10
+    assert not list(tmp_path.glob(".killed.flac.partial-*"))

@@ -28,6 +28,26 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
     return OUTPUT_FORMATS[suffix]
 
 
+def remove_stale_partials(path: Path) -> list[Path]:
+    """Delete the temporary files of earlier writes of ``path`` whose process is gone (a
+    SIGKILL leaves its partial behind); returns what was removed."""
+    removed = []
+    for partial in path.parent.glob(f".{path.name}.partial-*"):
+        pid = partial.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running: another write of the same file
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, someone else's
+        partial.unlink(missing_ok=True)
+        removed.append(partial)
+    return removed
+
+
 class AtomicAudioWriter:
     """A context manager that streams blocks (channels, n) into ``path``.
 
@@ -45,6 +65,7 @@ class AtomicAudioWriter:
         self._file: sf.SoundFile | None = None
 
     def __enter__(self) -> AtomicAudioWriter:
+        remove_stale_partials(self.path)
         self._file = sf.SoundFile(
             str(self.tmp),
             "w",

@@ -13,7 +13,7 @@ import numpy as np
 from songscape.catalog.mix import mix_summaries
 from songscape.catalog.store import LibraryStore
 from songscape.errors import MixError, UsageError
-from songscape.mix.cost import TransitionFeatures, camelot_codes, cost_parts, total_cost
+from songscape.mix.cost import TransitionFeatures, camelot_codes, cost_matrix
 from songscape.mix.order import chain_from_catalog
 from songscape.mix.outputs import cue_sheet, plan_json_text, write_text
 from songscape.mix.plan import MixOptions, MixPlan, plan_mix
@@ -159,11 +159,11 @@ class MixMixin:
             entry_db=levels,
             unit_embedding=unit,
         )
-        weights = MixOptions().weights
+        # The whole pool's transition costs at once (a 500 × 500 matrix), plus closeness.
+        matrix = cost_matrix(features, MixOptions().weights) + SEED_WEIGHT * closeness[None, :]
 
         def step_costs(i: int, candidates: np.ndarray) -> np.ndarray:
-            parts = cost_parts(features, i, candidates)
-            return total_cost(parts, weights) + SEED_WEIGHT * closeness[candidates]
+            return matrix[i, candidates]
 
         stop = None
         if minutes is not None:

@@ -170,13 +170,30 @@ def total_cost(parts: dict[str, np.ndarray], weights: CostWeights) -> np.ndarray
     return sum(getattr(weights, name) * parts[name] for name in COMPONENTS)
 
 
+def pairwise_parts(f: TransitionFeatures, max_stretch: float = 0.1) -> dict[str, np.ndarray]:
+    """:func:`cost_parts` from every track to every track, each (n, n); the timbre part
+    as one matrix product (no (n, n, dim) temporary)."""
+    steps = camelot_steps(
+        f.camelot_number[:, None], f.camelot_letter[:, None],
+        f.camelot_number[None, :], f.camelot_letter[None, :],
+    )  # fmt: skip
+    unit = f.unit_embedding
+    known = np.abs(unit).sum(axis=1) > 0
+    timbre = np.where(
+        known[:, None] & known[None, :], np.clip(1.0 - unit @ unit.T, 0.0, 1.0), UNKNOWN_COST
+    )
+    return {
+        "tempo": tempo_cost(f.tempo_bpm[:, None], f.tempo_bpm[None, :], max_stretch),
+        "key": key_cost(steps),
+        "energy": energy_cost(f.exit_db[:, None], f.entry_db[None, :]),
+        "timbre": timbre,
+    }
+
+
 def cost_matrix(
     f: TransitionFeatures, weights: CostWeights, max_stretch: float = 0.1
 ) -> np.ndarray:
     """Total cost from every track to every other, shape (n, n); the diagonal is inf."""
-    n = len(f)
-    idx = np.arange(n)
-    matrix = total_cost(cost_parts(f, idx[:, None], idx[None, :], max_stretch), weights)
-    matrix = np.array(matrix, dtype=float)
+    matrix = np.array(total_cost(pairwise_parts(f, max_stretch), weights), dtype=float)
     np.fill_diagonal(matrix, np.inf)
     return matrix
