@@ -33,6 +33,7 @@ from songscape.server.deps import ServerState, Settings
 from songscape.server.errors import install_error_handlers
 from songscape.server.routers import audio, maps, page, recommend, search, stats, tracks
 from songscape.server.routers import identify as identify_routes
+from songscape.server.routers import mixes as mix_routes
 from songscape.server.routers import paths as path_routes
 from songscape.server.routers import playlists as playlist_routes
 from songscape.server.routers import sing as sing_routes
@@ -75,6 +76,7 @@ def create_app(
         try:
             yield
         finally:
+            mix_routes.close_jobs(app)
             state.close()
 
     app = FastAPI(
@@ -98,6 +100,7 @@ def create_app(
     app.include_router(taggram_routes.router)
     app.include_router(identify_routes.router)
     app.include_router(sing_routes.router)
+    app.include_router(mix_routes.router)
     return app
 
 

@@ -28,6 +28,7 @@ from songscape.errors import (
     CatalogBusyError,
     FingerprintError,
     LyricsError,
+    MixError,
     NoEventsError,
     NoVectorError,
     PlaylistFormatError,
@@ -38,6 +39,7 @@ from songscape.errors import (
     UnknownModelError,
     UnknownUserError,
     UnknownWordsError,
+    UsageError,
 )
 
 #: songscape's exception classes -> the HTTP status that answers them.
@@ -56,6 +58,8 @@ ERROR_STATUS: dict[type[Exception], int] = {
     AudioError: 400,  # an uploaded clip: undecodable, too short, silent
     FingerprintError: 409,  # no fingerprints in the library yet (ingest adds them)
     CatalogBusyError: 503,  # a long write holds the catalog: try again shortly
+    MixError: 409,  # a mix that cannot be made as asked: a file gone, more minutes than the library
+    UsageError: 400,  # a value or combination a library method refuses (a mix of one song)
 }
 
 

@@ -120,13 +120,20 @@ def audio(track_id: str, request: Request, state: StateDep) -> Response:
     row = state.track_row(track_id)
     if row["status"] != "ok":
         raise ApiError(404, f"track {track_id} has no playable file (status {row['status']})")
-    path = row["path"]
+    return file_response(row["path"], request, f"the audio file of track {track_id} is missing")
+
+
+def file_response(path: str, request: Request, missing: str) -> Response:
+    """The answer to a GET or HEAD of the audio file at ``path`` (a path the server chose,
+    never one from the request): ``Range`` (206/416), ``If-None-Match`` (304), ``ETag``
+    and ``Last-Modified``; the body streamed in chunks. ``missing``: the 404 message when
+    the file is not there (the track audio and the mix audio routes share this)."""
     try:
         st = os.stat(path)
     except OSError:
-        raise ApiError(404, f"the audio file of track {track_id} is missing") from None
+        raise ApiError(404, missing) from None
     if not os.path.isfile(path):
-        raise ApiError(404, f"the audio file of track {track_id} is missing")
+        raise ApiError(404, missing)
     size = st.st_size
     etag = f'"{st.st_size:x}-{int(st.st_mtime_ns):x}"'
     headers = {
