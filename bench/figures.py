@@ -29,6 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures_emotion as emotion_figures  # noqa: E402  (issue 19)
+import figures_mix as mix_figures  # noqa: E402  (issue 13)
+import figures_reliability as reliability_figures  # noqa: E402  (issue 16)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -268,6 +270,7 @@ def readme() -> str:
         f"{big['implicit_direct']['cpu_s_per_iteration']:.1f} CPU s",
         "`bench/recs.py`",
     ])  # fmt: skip
+    rows += mix_figures.readme_rows(results)  # issue 13
     return table(["what", "songscape", "anchor", "script"], rows)
 
 
@@ -938,8 +941,12 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale-capacity": scale_capacity,
     "sing-pitch": sing_pitch,  # issue 14
     "sing-retrieval": sing_retrieval,  # issue 14
+    **{f"mix-{k}": (lambda f=f: f(results, table, source))  # issue 13
+       for k, f in mix_figures.RENDERERS.items()},
     **{f"emotion-{k}": (lambda f=f: f(results, table, source))  # issue 19
        for k, f in emotion_figures.RENDERERS.items()},
+    **{f"reliability-{k}": (lambda f=f: f(results, table, source))  # issue 16
+       for k, f in reliability_figures.RENDERERS.items()},
 }
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,50 @@ def _stop_ray(marker: str) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+@dataclass
+class Served:
+    """A running ``songscape serve``: its URL and everything it printed so far."""
+
+    url: str
+    log: list[str]
+
+
+@contextmanager
+def songscape_serve(library: Path, *args: str, timeout: float = 120) -> Iterator[Served]:
+    """The real ``songscape serve --port 0 --no-browser`` on ``library`` in a subprocess,
+    stopped afterwards. Yields its URL (``http://127.0.0.1:PORT/``) and its output, read
+    on by a thread (so that a chatty server never blocks on a full pipe)."""
+    import re
+    import threading
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "songscape.cli", "--library", str(library), "serve",
+         "--port", "0", "--no-browser", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    try:
+        url = None
+        lines: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and url is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            if m:
+                url = m.group(1)
+        if url is None:
+            pytest.fail("the server did not start:\n" + "".join(lines))
+        threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+        yield Served(url, lines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from songscape.ingest.pipeline import IngestOptions
+from songscape.ingest.work import hash_file
 from songscape.library.library import Library
 from tests.helpers import shared_data
 
@@ -157,3 +158,115 @@ def test_a_vanished_file_with_copies_moves_to_a_copy_instead_of_going_missing(tm
             str(p) for p in folder.iterdir() if str(p) != moved["path"]
         )
         assert lib.check().ok
+
+
+def content_hash_of(path: Path) -> str:
+    """The content hash ingest records (:func:`songscape.ingest.work.hash_file`)."""
+    return hash_file(str(path))[1]
+
+
+def _duplicates(lib: Library) -> dict[str, str]:
+    """``{path: track id}`` of the recorded duplicates."""
+    rows = lib.store.conn.execute("SELECT path, track_id FROM duplicates").fetchall()
+    return {r["path"]: r["track_id"] for r in rows}
+
+
+def test_a_file_edited_in_place_leaves_its_old_content_to_a_copy(tmp_path):
+    """Bug (long profile): a track's file edited in place (new content, same path) while a
+    recorded copy of its old content remained: the copy stayed a duplicate of a track that
+    no longer had that content. The track (and its data) follows its content to the copy;
+    the edited file becomes a new track."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    for name in ("a.ogg", "b.ogg", "c.ogg"):
+        shutil.copy(_clip(3), folder / name)
+    with Library(tmp_path / "lib", create=True) as lib:
+        lib.ingest([folder], NO_MODELS)
+        [old] = lib.tracks()
+        assert old["path"] == str(folder / "a.ogg")
+        assert set(_duplicates(lib)) == {str(folder / "b.ogg"), str(folder / "c.ogg")}
+        shutil.copy(_clip(4), folder / "a.ogg")  # an edit: new content, same path
+        report = lib.ingest([folder], NO_MODELS)
+        assert (report.added, report.moved, report.missing) == (1, 1, 0)
+        rows = {t["path"]: t for t in lib.tracks()}
+        assert set(rows) == {str(folder / "a.ogg"), str(folder / "b.ogg")}
+        assert all(t["status"] == "ok" for t in rows.values())
+        assert rows[str(folder / "b.ogg")]["id"] == old["id"]  # kept its id and data
+        hashes = dict(lib.store.conn.execute("SELECT path, content_hash FROM tracks"))
+        assert hashes[str(folder / "b.ogg")] == content_hash_of(folder / "b.ogg")
+        assert hashes[str(folder / "a.ogg")] == content_hash_of(folder / "a.ogg")
+        assert _duplicates(lib) == {str(folder / "c.ogg"): old["id"]}
+        assert lib.check().ok, [f.message for f in lib.check().findings]
+        _ingest_twice(lib, folder)  # and it stays so
+        assert _duplicates(lib) == {str(folder / "c.ogg"): old["id"]}
+        assert len(lib.tracks()) == 2
+
+
+def test_a_file_turned_broken_in_place_leaves_its_content_to_a_copy(tmp_path):
+    """The same with the track's file overwritten by a broken one: the file is a failed
+    track at its own path and the track lives on at its copy."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(_clip(3), folder / "a.ogg")
+    shutil.copy(_clip(3), folder / "b.ogg")
+    with Library(tmp_path / "lib", create=True) as lib:
+        lib.ingest([folder], NO_MODELS)
+        [old] = lib.tracks()
+        (folder / "a.ogg").write_bytes(b"\0\1" * 3000)
+        lib.ingest([folder], NO_MODELS)
+        assert lib.check().ok, [f.message for f in lib.check().findings]
+        rows = _rows(lib)
+        assert rows[str(folder / "a.ogg")][0] == "failed"
+        assert rows[str(folder / "b.ogg")] == ("ok", None)
+        assert lib.store.conn.execute(
+            "SELECT path FROM tracks WHERE id = ?", (old["id"],)
+        ).fetchone()[0] == str(folder / "b.ogg")
+        assert _duplicates(lib) == {}
+
+
+def test_a_file_overwritten_by_another_known_track_leaves_its_content_to_a_copy(tmp_path):
+    """The same with the track's file overwritten by a copy of another track: it becomes
+    that track's duplicate, and the first track moves to its own copy (not missing)."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(_clip(3), folder / "a.ogg")
+    shutil.copy(_clip(3), folder / "b.ogg")
+    shutil.copy(_clip(4), folder / "x.ogg")
+    with Library(tmp_path / "lib", create=True) as lib:
+        lib.ingest([folder], NO_MODELS)
+        first = lib.store.conn.execute(
+            "SELECT id FROM tracks WHERE path = ?", (str(folder / "a.ogg"),)
+        ).fetchone()[0]
+        other = lib.store.conn.execute(
+            "SELECT id FROM tracks WHERE path = ?", (str(folder / "x.ogg"),)
+        ).fetchone()[0]
+        shutil.copy(_clip(4), folder / "a.ogg")
+        report = lib.ingest([folder], NO_MODELS)
+        assert (report.moved, report.missing) == (1, 0)
+        assert lib.check().ok, [f.message for f in lib.check().findings]
+        paths = {t["id"]: (t["path"], t["status"]) for t in lib.tracks()}
+        assert paths == {first: (str(folder / "b.ogg"), "ok"), other: (str(folder / "x.ogg"), "ok")}
+        assert _duplicates(lib) == {str(folder / "a.ogg"): other}
+
+
+def test_a_file_edited_in_place_then_copied_leaves_its_old_content_to_a_copy(tmp_path):
+    """The long profile's case: the edited file was also copied to a path scanned before
+    it, so the edit became a copy of new content, and the track went missing beside its
+    own unchanged copy ("recorded as a copy of missing track")."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    shutil.copy(_clip(3), folder / "m.ogg")
+    shutil.copy(_clip(3), folder / "z.ogg")
+    with Library(tmp_path / "lib", create=True) as lib:
+        lib.ingest([folder], NO_MODELS)
+        [old] = lib.tracks()
+        assert old["path"] == str(folder / "m.ogg")
+        shutil.copy(_clip(4), folder / "m.ogg")  # edited in place ...
+        shutil.copy(folder / "m.ogg", folder / "a.ogg")  # ... and copied
+        report = lib.ingest([folder], NO_MODELS)
+        assert (report.added, report.moved, report.missing, report.duplicates) == (1, 1, 0, 1)
+        assert lib.check().ok, [f.message for f in lib.check().findings]
+        rows = {t["path"]: t["id"] for t in lib.tracks()}
+        assert rows[str(folder / "z.ogg")] == old["id"]
+        assert _duplicates(lib) == {str(folder / "m.ogg"): rows[str(folder / "a.ogg")]}
+        assert set(rows) == {str(folder / "a.ogg"), str(folder / "z.ogg")}

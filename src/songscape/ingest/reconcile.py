@@ -64,6 +64,25 @@ def _content_elsewhere(row: sqlite3.Row, hashed: dict[str, str | None]) -> bool:
     return any(h == row["content_hash"] and p != row["path"] for p, h in hashed.items())
 
 
+def _unchanged_copy(
+    conn: sqlite3.Connection,
+    track_id: str,
+    files: dict[str, FileStat | None],
+    hashed: dict[str, str | None],
+    live: dict[str, sqlite3.Row],
+    taken: set[str],
+) -> str | None:
+    """The first recorded copy of a track that still holds its content, or None.
+
+    A copy that was not fingerprinted in this run matched its recorded size and mtime
+    in the scan, so it still holds the content it was recorded with.
+    """
+    for path in tracks.duplicate_paths(conn, track_id):
+        if path in files and path not in hashed and path not in live and path not in taken:
+            return path
+    return None
+
+
 def reconcile(
     store: LibraryStore,
     files: dict[str, FileStat | None],
@@ -110,6 +129,24 @@ def reconcile(
         digest = hashed[path]
         stat = files.get(path)
         row_here = live.get(path)
+        if (
+            row_here is not None
+            and row_here["content_hash"] is not None
+            and digest != row_here["content_hash"]
+        ):
+            # The track's file now holds other content (an edit in place, a broken file,
+            # a copy of another track). Its content lives on where another path holds it:
+            # a fingerprinted one (a move found below) or else a recorded copy, which
+            # becomes the track's file; this path is then a new file.
+            if row_here["id"] not in moves and not _content_elsewhere(row_here, hashed):
+                heir = _unchanged_copy(conn, row_here["id"], files, hashed, live,
+                                       set(moves.values()))  # fmt: skip
+                if heir is not None:
+                    moves[row_here["id"]] = heir
+                    report.moved += 1
+                    report.duplicates -= 1  # the scan counted the copy as a duplicate
+            if row_here["id"] in moves or _content_elsewhere(row_here, hashed):
+                row_here = None
         if digest is None:  # unreadable: recorded as failed in the analyse phase
             track_id = row_here["id"] if row_here else path_id(path)
             work.append(WorkItem(path, track_id, None, stat, [], "update" if row_here else "new"))
@@ -198,6 +235,7 @@ def _apply(
         tracks.mark_missing(conn, track_id)
     for track_id, path in moves.items():
         stat = files.get(path)
+        tracks.delete_duplicate(conn, path)  # a recorded copy that becomes the track's file
         tracks.move_track(
             conn,
             track_id,
@@ -226,6 +264,7 @@ def _apply(
                 tracks.move_track(conn, row["id"], heir, stat.size_bytes if stat else None,
                                   stat.mtime if stat else None, now)  # fmt: skip
                 report.moved += 1
+                report.duplicates -= 1  # the scan counted the copy as a duplicate
                 continue
         if row["id"] in displaced or (gone and row["status"] == STATUS_OK):
             tracks.mark_missing(conn, row["id"], now)

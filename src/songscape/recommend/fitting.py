@@ -231,8 +231,9 @@ def load_cached(path: Path, cls: type, digest: str):
 
 def save_cached(path: Path, obj, prefix: str) -> None:
     """Pickle ``obj`` to ``path`` atomically (temp file, then rename) and delete the other
-    ``<prefix>*.pkl`` files of the folder (stale digests). A library that cannot be
-    written (read-only) still answers, without the cache: logged."""
+    ``<prefix>*.pkl`` files of the folder (stale digests) and ``<prefix>*.tmp`` files (left
+    by killed writers). A library that cannot be written (read-only) still answers,
+    without the cache: logged."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -240,7 +241,8 @@ def save_cached(path: Path, obj, prefix: str) -> None:
         with open(tmp, "wb") as f:
             pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
-        for old in folder.glob(f"{prefix}*.pkl"):
+        for old in [*folder.glob(f"{prefix}*.pkl"), *folder.glob(f"{prefix}*.tmp")]:
+            # older digests, and the temp files of writers killed mid-write (issue 16)
             if old != path:
                 old.unlink(missing_ok=True)
     except OSError as err:

@@ -453,7 +453,9 @@ def _key(result: MapResult) -> dict[str, Any]:
 
 
 def save_map(path: Path, result: MapResult) -> bool:
-    """Write ``result`` atomically to ``path``; False (and a log line) if it cannot."""
+    """Write ``result`` atomically to ``path`` (a temp file, then a rename) and delete the
+    temp files that killed writers of the same cache left; False (and a log line) if it
+    cannot."""
     meta = {
         **_key(result),
         "method_used": result.method_used,
@@ -481,6 +483,11 @@ def save_map(path: Path, result: MapResult) -> bool:
     except OSError as err:
         log.warning("cannot write the map cache %s: %s", path, err)
         return False
+    # A writer killed mid-write (issue 16) left its temp file: the cache is whole now, so
+    # the leftovers of this cache go (a writer still busy loses only its own write).
+    for leftover in path.parent.glob(f"{path.stem}*.partial.npz"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
     return True
 
 
