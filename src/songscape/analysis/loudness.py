@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 import pyloudnorm
+import scipy.signal
 
 #: Floor of :func:`energy_curve`, dB (digital silence would otherwise be -inf).
 ENERGY_FLOOR_DB = -100.0
@@ -108,3 +109,35 @@ def energy_curve(
     with np.errstate(divide="ignore"):
         db = 10.0 * np.log10(ms)
     return np.maximum(db, floor_db)
+
+
+def k_weighted(y: np.ndarray, sr: int) -> np.ndarray:
+    """``y`` (channels, n) through BS.1770's K-weighting (shelf, then high-pass), built
+    from :class:`pyloudnorm.IIRfilter` with the standard's parameters; float64."""
+    shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
+    high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
+    out = np.atleast_2d(y).astype(np.float64)
+    for f in (shelf, high_pass):
+        out = scipy.signal.lfilter(f.b, f.a, out, axis=-1)
+    return out
+
+
+def k_weighted_level_db(y: np.ndarray, sr: int) -> float | None:
+    """Mean K-weighted power of ``y`` (channels, n) in dB (LUFS without gating); None for
+    silence or an empty signal."""
+    if np.atleast_2d(y).shape[-1] == 0:
+        return None
+    power = float((k_weighted(y, sr) ** 2).sum(axis=0).mean())
+    return -0.691 + 10 * np.log10(power) if power > 1e-10 else None
+
+
+def moving_level_db(y: np.ndarray, sr: int, window_s: float = 1.0) -> np.ndarray:
+    """K-weighted level (dB) of ``y`` (channels, n) at every sample: the power averaged over
+    a centred ``window_s`` window (edges: the samples that exist)."""
+    power = (k_weighted(y, sr) ** 2).sum(axis=0)
+    n, half = len(power), max(1, int(window_s * sr / 2))
+    c = np.concatenate([[0.0], np.cumsum(power)])
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half, 0, n)
+    mean = (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+    return -0.691 + 10 * np.log10(np.maximum(mean, 1e-10))

@@ -11,19 +11,10 @@ import numpy as np
 import pyloudnorm
 import scipy.signal
 
+from songscape.analysis.loudness import k_weighted
+
 #: EBU short-term window, seconds.
 SHORT_TERM_S = 3.0
-
-
-def k_weighted(y: np.ndarray, sr: int) -> np.ndarray:
-    """``y`` (channels, n) through BS.1770's K-weighting (shelf, then high-pass), built
-    from :class:`pyloudnorm.IIRfilter` with the standard's parameters."""
-    shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
-    high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
-    out = np.atleast_2d(y).astype(np.float64)
-    for f in (shelf, high_pass):
-        out = scipy.signal.lfilter(f.b, f.a, out, axis=-1)
-    return out
 
 
 def short_term_loudness(

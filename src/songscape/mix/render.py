@@ -18,7 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from songscape.analysis.loudness import integrated_loudness
+from songscape.analysis.loudness import (
+    integrated_loudness,
+    k_weighted_level_db,
+    moving_level_db,
+)
 from songscape.audio.excerpt import read_excerpt
 from songscape.audio.limiter import TruePeakLimiter
 from songscape.audio.stretch import fit_length, warp
@@ -28,6 +32,11 @@ from songscape.mix.plan import RIDE_S, MixPlan, PlannedSegment
 
 #: Samples per block sent to the limiter and the file (bounds the working memory).
 BLOCK_SAMPLES = 1 << 16
+#: Largest gain :func:`hold_level` applies inside a transition, and the drift it leaves
+#: alone, dB.
+HOLD_MAX_DB, HOLD_TOLERANCE_DB = 6.0, 0.5
+#: Seconds of each neighbour heard alone that set a transition's levels.
+LEVEL_WINDOW_S = 3.0
 #: Largest loudness correction applied to a segment, dB (a near-silent part is not
 #: boosted into noise).
 MAX_GAIN_DB = 18.0
@@ -100,6 +109,26 @@ def apply_rides(y: np.ndarray, sr: int, k: int, plan: MixPlan) -> None:
             y *= ride_envelope(n, sr, t.ride_db, t.mix_end_s - seg.mix_start_s, rising=False)
 
 
+def hold_level(
+    mixed: np.ndarray, sr: int, before_db: float | None, after_db: float | None
+) -> np.ndarray:
+    """Keep the loudness of a transition between its neighbours' levels: where the mixed
+    overlap's 1 s level strays from the line joining the level before (``before_db``) and
+    after (``after_db``), a gain (at most :data:`HOLD_MAX_DB`, smoothed over 1 s) brings
+    it back — a DJ's hand on the faders through a quiet break or a bass pile-up."""
+    if before_db is None or after_db is None or mixed.shape[1] < sr:
+        return mixed
+    n = mixed.shape[1]
+    target = np.linspace(before_db, after_db, n)
+    level = moving_level_db(mixed, sr)
+    correction = np.clip(target - level, -HOLD_MAX_DB, HOLD_MAX_DB)
+    correction = np.where(np.abs(correction) < HOLD_TOLERANCE_DB, 0.0, correction)
+    width = int(sr)  # smooth: no gain steps faster than a second
+    kernel = np.ones(width) / width
+    correction = np.convolve(np.pad(correction, width // 2, mode="edge"), kernel, "valid")[:n]
+    return (mixed * (10 ** (correction / 20))).astype(np.float32)
+
+
 def loudness_gain_db(y: np.ndarray, sr: int, target_lufs: float) -> tuple[float, float | None]:
     """The gain (dB) that brings ``y`` to ``target_lufs``, and its loudness (None: silent)."""
     lufs = integrated_loudness(y, sr)
@@ -150,6 +179,7 @@ def render_mix(
     gains: list[float] = []
     lufs: list[float | None] = []
     tail: np.ndarray | None = None  # the previous segment's part under the next transition
+    before_db: float | None = None  # its level just before that transition, heard alone
     starts = [int(round(s.mix_start_s * sr)) for s in plan.segments]
     ends = [int(round(s.mix_end_s * sr)) for s in plan.segments]
     with AtomicAudioWriter(path, sr, 2) as writer:
@@ -173,13 +203,19 @@ def render_mix(
                 if t.style == "bass-swap" and t.swap_s is not None:
                     beat = int(round(60.0 / plan.master_tempo_bpm * sr))
                     swap = int(round(t.swap_s * sr)) - starts[k]
-                    emit(bass_swap(tail, incoming, sr, swap, beat))
+                    mixed = bass_swap(tail, incoming, sr, swap, beat)
                 else:
-                    emit(crossfade(tail, incoming))
+                    mixed = crossfade(tail, incoming)
+                window = int(LEVEL_WINDOW_S * sr)
+                after_db = k_weighted_level_db(y[:, head : head + window], sr)
+                emit(hold_level(mixed, sr, before_db, after_db))
             keep = ends[k] - starts[k + 1] if k + 1 < len(plan.segments) else 0
             body_end = y.shape[1] - keep
             emit(y[:, head:body_end])
             tail = y[:, body_end:] if keep else None
+            before_db = k_weighted_level_db(
+                y[:, max(head, body_end - int(LEVEL_WINDOW_S * sr)) : body_end], sr
+            )
             del y
             if progress is not None:
                 progress(k + 1, len(plan.segments))
