@@ -189,3 +189,27 @@ def test_a_killed_render_leaves_no_audio_and_the_next_run_completes(mix_library,
     assert main(argv[3:]) == 0  # the next run completes and clears the dead partial
     assert sf.info(str(out)).duration > 10
     assert not list(tmp_path.glob(".killed.flac.partial-*"))
+
+
+def test_a_listeners_recommendations_make_a_mix(mix_library, tmp_path, capsys):
+    lib_dir, _, _ = mix_library
+    with Library(lib_dir) as lib:
+        ids = track_ids(lib)
+    rows = ["user,item,count,timestamp"]
+    plays = {
+        "alice": ["disco.00000.ogg"],
+        "bob": ["disco.00000.ogg", "disco.00001.ogg", "disco.00003.ogg"],
+        "carol": ["disco.00001.ogg", "hiphop.00000.ogg", "disco.00003.ogg"],
+    }
+    for user, names in plays.items():
+        rows += [f"{user},{ids[name]},{3 + i},{100 + i}" for i, name in enumerate(names)]
+    events = tmp_path / "events.csv"
+    events.write_text("\n".join(rows) + "\n")
+    base = ["--library", str(lib_dir)]
+    assert main(base + ["import-events", str(events), "--format", "csv", "--json"]) == 0
+    capsys.readouterr()
+    assert main(base + ["mix", "--user", "alice", "--count", "3", "--plan-only", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    chosen = {s["track_id"] for s in plan["segments"]}
+    assert len(chosen) >= 2 and ids["disco.00000.ogg"] not in chosen  # her own play is left out
+    assert main(base + ["mix", "--user", "nobody", "--plan-only"]) == 1
