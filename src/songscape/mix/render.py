@@ -35,6 +35,8 @@ BLOCK_SAMPLES = 1 << 16
 #: Largest gain :func:`hold_level` applies inside a transition, and the drift it leaves
 #: alone, dB.
 HOLD_MAX_DB, HOLD_TOLERANCE_DB = 6.0, 0.5
+#: Largest extra ride that levels the incoming track with the outgoing one, dB.
+MAX_STEP_FIX_DB = 4.0
 #: Seconds of each neighbour heard alone that set a transition's levels.
 LEVEL_WINDOW_S = 3.0
 #: Largest loudness correction applied to a segment, dB (a near-silent part is not
@@ -124,8 +126,8 @@ def hold_level(
     correction = np.clip(target - level, -HOLD_MAX_DB, HOLD_MAX_DB)
     correction = np.where(np.abs(correction) < HOLD_TOLERANCE_DB, 0.0, correction)
     width = int(sr)  # smooth: no gain steps faster than a second
-    kernel = np.ones(width) / width
-    correction = np.convolve(np.pad(correction, width // 2, mode="edge"), kernel, "valid")[:n]
+    padded = np.concatenate([[0.0], np.cumsum(np.pad(correction, width // 2, mode="edge"))])
+    correction = (padded[width : width + n] - padded[:n]) / width  # moving average, O(n)
     return (mixed * (10 ** (correction / 20))).astype(np.float32)
 
 
@@ -199,6 +201,16 @@ def render_mix(
             if tail is not None:
                 t = plan.transitions[k - 1]
                 head = tail.shape[1]
+                window = int(LEVEL_WINDOW_S * sr)
+                # Match the incoming track, heard alone after the overlap, to the outgoing
+                # one heard alone before it (the rides guessed from the stored energy
+                # curves leave a small step): an extra ride on the incoming side.
+                after_db = k_weighted_level_db(y[:, head : head + window], sr)
+                if before_db is not None and after_db is not None:
+                    extra = float(np.clip(before_db - after_db, -MAX_STEP_FIX_DB, MAX_STEP_FIX_DB))
+                    if abs(extra) > HOLD_TOLERANCE_DB:
+                        y *= ride_envelope(y.shape[1], sr, extra, head / sr, rising=False)
+                        after_db += extra
                 incoming = y[:, :head]
                 if t.style == "bass-swap" and t.swap_s is not None:
                     beat = int(round(60.0 / plan.master_tempo_bpm * sr))
@@ -206,8 +218,6 @@ def render_mix(
                     mixed = bass_swap(tail, incoming, sr, swap, beat)
                 else:
                     mixed = crossfade(tail, incoming)
-                window = int(LEVEL_WINDOW_S * sr)
-                after_db = k_weighted_level_db(y[:, head : head + window], sr)
                 emit(hold_level(mixed, sr, before_db, after_db))
             keep = ends[k] - starts[k + 1] if k + 1 < len(plan.segments) else 0
             body_end = y.shape[1] - keep
