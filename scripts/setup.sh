@@ -6,56 +6,32 @@ venv="${1:-.venv}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
-# ffmpeg decodes what libsndfile cannot (m4a/aac/wma/...). Installed from Debian when we can.
-if ! command -v ffmpeg >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing ffmpeg (Debian package)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
-  else
-    echo "setup: ffmpeg not found and cannot install it (not root or no apt-get);" \
-         "m4a/aac/wma decoding will be unavailable" >&2
+# apt_install PROGRAM PACKAGE WITHOUT: install the Debian PACKAGE when PROGRAM is missing
+# and we are root with apt-get; otherwise say what will not work (WITHOUT).
+apt_install() {
+  if command -v "$1" >/dev/null 2>&1; then
+    return 0
   fi
-fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing $2 (Debian package)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else
+    echo "setup: $1 not found and cannot install $2 (not root or no apt-get); $3" >&2
+  fi
+}
 
+# ffmpeg decodes what libsndfile cannot (m4a/aac/wma/...).
+apt_install ffmpeg ffmpeg "m4a/aac/wma decoding will be unavailable"
 # Chromaprint (libchromaprint.so.1 and fpcalc): the acoustic fingerprints of the
 # `fingerprint` ingest stage (identify clips, duplicates across formats).
-if ! command -v fpcalc >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing libchromaprint-tools (Debian package)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libchromaprint-tools >/dev/null
-  else
-    echo "setup: fpcalc not found and cannot install libchromaprint-tools (not root or no" \
-         "apt-get); the fingerprint stage will fail on every track" >&2
-  fi
-fi
-
+apt_install fpcalc libchromaprint-tools "the fingerprint stage will fail on every track"
 # redis-server: optional target of `songscape recommend --precompute --redis URL`; the tests
 # start one on a random loopback port.
-if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing redis-server (Debian package)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-  else
-    echo "setup: redis-server not found and cannot install it (not root or no apt-get);" \
-         "the Redis precompute test will be skipped" >&2
-  fi
-fi
-
+apt_install redis-server redis-server "the Redis precompute test will be skipped"
 # rubberband-cli: time-stretching for DJ mixes (`songscape mix`); without it mixes fall
 # back to varispeed (the pitch follows the tempo, like a turntable).
-if ! command -v rubberband >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing rubberband-cli (Debian package)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rubberband-cli >/dev/null
-  else
-    echo "setup: rubberband not found and cannot install rubberband-cli (not root or no" \
-         "apt-get); mixes will use the varispeed fallback" >&2
-  fi
-fi
+apt_install rubberband rubberband-cli "mixes will use the varispeed fallback"
 
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -111,14 +111,19 @@ def energy_curve(
     return np.maximum(db, floor_db)
 
 
-def k_weighted(y: np.ndarray, sr: int) -> np.ndarray:
-    """``y`` (channels, n) through BS.1770's K-weighting (shelf, then high-pass), built
-    from :class:`pyloudnorm.IIRfilter` with the standard's parameters; float64."""
+def k_weighting_filters(sr: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """BS.1770's K-weighting as ``(b, a)`` coefficient pairs applied in order (shelf, then
+    high-pass), built from :class:`pyloudnorm.IIRfilter` with the standard's parameters."""
     shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
     high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
+    return [(shelf.b, shelf.a), (high_pass.b, high_pass.a)]
+
+
+def k_weighted(y: np.ndarray, sr: int) -> np.ndarray:
+    """``y`` (channels, n) through :func:`k_weighting_filters`; float64."""
     out = np.atleast_2d(y).astype(np.float64)
-    for f in (shelf, high_pass):
-        out = scipy.signal.lfilter(f.b, f.a, out, axis=-1)
+    for b, a in k_weighting_filters(sr):
+        out = scipy.signal.lfilter(b, a, out, axis=-1)
     return out
 
 

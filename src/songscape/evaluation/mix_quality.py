@@ -8,10 +8,9 @@ BS.1770 (K-weighted, channels summed with weight 1); *short-term* loudness uses 
 from __future__ import annotations
 
 import numpy as np
-import pyloudnorm
 import scipy.signal
 
-from songscape.analysis.loudness import k_weighted
+from songscape.analysis.loudness import k_weighted, k_weighting_filters
 
 #: EBU short-term window, seconds.
 SHORT_TERM_S = 3.0
@@ -104,9 +103,7 @@ def short_term_loudness_file(
 
     with sf.SoundFile(path) as f:
         sr = f.samplerate
-        shelf = pyloudnorm.IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sr, "high_shelf")
-        high_pass = pyloudnorm.IIRfilter(0.0, 0.5, 38.0, sr, "high_pass")
-        filters = [(shelf.b, shelf.a), (high_pass.b, high_pass.a)]
+        filters = k_weighting_filters(sr)
         states: list[np.ndarray | None] = [None, None]
         win, hop = int(SHORT_TERM_S * sr), max(1, int(hop_s * sr))
         tail = np.zeros(0)

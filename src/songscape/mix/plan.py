@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from songscape.mix.cost import (
-    COMPONENTS,
     TEMPO_MULTIPLIERS,
     CostWeights,
     TransitionFeatures,
@@ -487,16 +486,3 @@ def loudness_ride_db(a: PlannedSegment, b: PlannedSegment, t: PlannedTransition)
         return 0.0
     step = (exit_level - whole_a) - (entry_level - whole_b)
     return float(np.clip(step / 2, -MAX_RIDE_DB, MAX_RIDE_DB))
-
-
-__all__ = [
-    "COMPONENTS",
-    "MixOptions",
-    "MixPlan",
-    "PlannedSegment",
-    "PlannedTransition",
-    "master_tempo",
-    "plan_mix",
-    "time_map",
-    "layout",
-]
