@@ -9,7 +9,9 @@ Real music: a library of ``jamendolyrics_subset10`` (10 full songs, 28 min; buil
   Rubber Band / varispeed, one plan, four renders). For every rendered mix: the length
   against the plan (relative error), the largest sample and the true peak (×4
   oversampled), and per transition the short-term loudness ``step``/``bump``/``jump``
-  (``evaluation.mix_quality.transition_loudness``); per beat-matched transition the
+  (``evaluation.mix_quality.transition_loudness``) and the **excess** over what the two
+  tracks do heard alone (``transition_excess_lu``: a quiet intro that dips by itself is
+  the music, not the transition); per beat-matched transition the
   **phase offset**: how far the incoming track's rhythm sits from the outgoing one's
   under the overlap, from the cross-correlation of the two warped segments' onset
   envelopes (``evaluation.mix_quality.onset_lag_s``, 2.9 ms frames refined by a
@@ -50,12 +52,14 @@ from songscape.audio.limiter import sample_true_peaks
 from songscape.evaluation.mix_quality import (
     onset_lag_s,
     pulse_steadiness,
+    short_term_loudness,
     short_term_loudness_file,
+    transition_excess_lu,
     transition_loudness,
 )
 from songscape.library.library import Library
 from songscape.mix.plan import MixOptions, MixPlan
-from songscape.mix.render import segment_audio
+from songscape.mix.render import loudness_gain_db, segment_audio
 from songscape.models.rhythm import rhythm_tracker
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -137,15 +141,36 @@ def beat_checks(plan: MixPlan, audio: Path) -> list[dict]:
     return out
 
 
+def alone_curves(plan: MixPlan, times: np.ndarray) -> list[np.ndarray]:
+    """Each segment's short-term loudness heard alone — warped and loudness-matched as
+    the renderer does it, without fades or rides — at the mix's window times (NaN where
+    its window is not all inside the segment)."""
+    sr, out = plan.options.sample_rate, []
+    for seg in plan.segments:
+        y = segment_audio(seg, sr, plan.options.warp)
+        gain_db, _ = loudness_gain_db(y, sr, plan.options.target_lufs)
+        t, lufs = short_term_loudness(y * np.float32(10 ** (gain_db / 20)), sr)
+        out.append(np.interp(times - seg.mix_start_s, t, lufs, left=np.nan, right=np.nan))
+        del y
+    return out
+
+
 def check_mix(plan: MixPlan, result: dict, beats: bool) -> dict:
     audio = Path(result["files"]["audio"])
     info = sf.info(str(audio))
     times, lufs = short_term_loudness_file(str(audio))
+    alone = alone_curves(plan, times)
     loud = [
         {
             "index": t.index,
             "kind": t.kind,
             **transition_loudness(times, lufs, t.mix_start_s, t.mix_end_s),
+            "excess_lu": round(
+                transition_excess_lu(
+                    times, lufs, t.mix_start_s, t.mix_end_s, alone[t.index : t.index + 2]
+                ),
+                2,
+            ),
         }
         for t in plan.transitions
     ]
@@ -158,6 +183,7 @@ def check_mix(plan: MixPlan, result: dict, beats: bool) -> dict:
         "transitions": len(plan.transitions),
         "beatmatched": sum(t.kind == "beatmatched" for t in plan.transitions),
         "max_jump_lu": max((x["jump_lu"] for x in loud), default=None),
+        "max_excess_lu": max((x["excess_lu"] for x in loud), default=None),
         "loudness": loud,
         "render": result["render"],
         "mean_cost": plan.to_json()["order"]["mean_cost"],

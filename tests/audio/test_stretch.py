@@ -9,6 +9,7 @@ from songscape.audio.stretch import (
     check_time_map,
     rubberband_available,
     warp,
+    warp_pieces,
 )
 
 SR = 22050
@@ -62,6 +63,30 @@ def test_warp_puts_each_beat_on_the_target_grid(method):
     # Rubber Band smears a click over its analysis window; its attack stays within ~12 ms.
     tolerance = 0.002 if method == "varispeed" else 0.012
     assert np.abs(found - expected).max() < tolerance
+
+
+def test_warp_pieces_separate_kept_timing_from_stretches():
+    src = np.array([0, 100, 200, 300, 400, 500, 600, 700])
+    dst = np.array([0, 90, 181, 281, 382, 482, 572, 662])  # stretch, keep (±1), stretch
+    assert warp_pieces(src, dst, 10_000) == [(0, 2, False), (2, 5, True), (5, 7, False)]
+    # a long stretched run is cut at anchors into chunks
+    assert warp_pieces(src, src * 2, 250) == [(0, 3, False), (3, 7, False)]
+
+
+def test_rubberband_copies_the_parts_that_keep_their_timing():
+    if not rubberband_available():
+        pytest.skip("rubberband-cli is not installed")
+    rng = np.random.default_rng(2)
+    y = (0.1 * rng.standard_normal((2, 12 * SR))).astype(np.float32)
+    # 3 s squeezed to 2.7 s, 6 s kept (shifted by 0.3 s), 3 s stretched to 3.3 s
+    src = np.array([0.0, 3.0, 9.0, 12.0])
+    dst = np.array([0.0, 2.7, 8.7, 12.0])
+    out = warp(y, SR, src, dst, 12 * SR, "rubberband")
+    kept = slice(int(3.1 * SR), int(8.9 * SR))
+    shift = int(0.3 * SR)
+    np.testing.assert_array_equal(out[:, kept.start - shift : kept.stop - shift], y[:, kept])
+    # the stretched ends are not copies
+    assert not np.allclose(out[:, : int(2.5 * SR)], y[:, : int(2.5 * SR)], atol=1e-3)
 
 
 def test_warp_identity_map_returns_the_input():

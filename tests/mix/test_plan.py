@@ -48,10 +48,20 @@ def test_beatmatched_transitions_overlap_whole_bars_at_the_master_tempo(songs):
         )
         bar_beats = 4 * max(a.tempo_multiplier, b.tempo_multiplier)
         assert (t.mix_end_s - t.mix_start_s) / (beat * bar_beats) == pytest.approx(t.bars)
-        # every anchor of both segments sits on the master beat grid
+        # inside the overlap every anchor of both segments sits on one master beat grid
         for seg in (a, b):
-            steps = seg.target_anchors_s / (beat * seg.tempo_multiplier)
-            np.testing.assert_allclose(steps, np.round(steps), atol=1e-9)
+            mix_times = seg.mix_start_s + seg.target_anchors_s
+            inside = mix_times[
+                (mix_times >= t.mix_start_s - 1e-9) & (mix_times <= t.mix_end_s + 1e-9)
+            ]
+            steps = (inside - t.mix_start_s) / beat
+            assert len(steps) >= 4 * t.bars
+            np.testing.assert_allclose(steps, np.round(steps), atol=1e-6)
+    # between its overlaps (and their ramps) a track keeps its own timing
+    middle = plan.segments[1]
+    own = np.diff(middle.source_anchors_s) / np.diff(middle.target_anchors_s)
+    assert np.isclose(own, 1.0).sum() >= 8
+    assert not np.isclose(own, 1.0).all()
     half_time = plan.segments[2]
     assert half_time.tempo_multiplier == 2.0 and half_time.stretch == pytest.approx(
         plan.master_tempo_bpm / 118

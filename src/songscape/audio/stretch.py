@@ -99,30 +99,35 @@ CHUNK_FADE_S = 0.01
 
 
 def rubberband_warp(y: np.ndarray, sr: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Rubber Band's R2 engine with a sample time map (``src``→``dst`` frames), in pieces
-    of about :data:`CHUNK_S` seconds cut at anchors."""
+    """Rubber Band's R2 engine with a sample time map (``src``→``dst`` frames).
+
+    Stretches where the map keeps the source's timing (equal steps, within a sample) are
+    copied as they are; the rest goes through Rubber Band in pieces of about
+    :data:`CHUNK_S` seconds cut at anchors. Pieces overlap by :data:`CHUNK_MARGIN_S` and
+    are joined with a :data:`CHUNK_FADE_S` crossfade at their shared anchor.
+    """
     n_in, n_out = int(src[-1]), int(dst[-1])
-    cuts = [0]
-    for k in range(1, len(src)):
-        if src[k] - src[cuts[-1]] >= CHUNK_S * sr and n_in - src[k] >= CHUNK_S * sr / 2:
-            cuts.append(k)
-    cuts.append(len(src) - 1)
-    if len(cuts) == 2:
+    pieces = warp_pieces(src, dst, int(CHUNK_S * sr))
+    if len(pieces) == 1 and not pieces[0][2]:
         return _rubberband_call(y, sr, src, dst)
     out = np.zeros((y.shape[0], n_out), dtype=np.float32)
     margin, fade = int(CHUNK_MARGIN_S * sr), max(1, int(CHUNK_FADE_S * sr))
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+    for a, b, unit in pieces:
         s_a, s_b, t_a, t_b = src[a], src[b], dst[a], dst[b]
         s0, s1 = max(0, s_a - margin), min(n_in, s_b + margin)
-        ratio_first = (dst[a + 1] - t_a) / (src[a + 1] - s_a)
-        ratio_last = (t_b - dst[b - 1]) / (s_b - src[b - 1])
-        t0 = t_a - int(round((s_a - s0) * ratio_first))
-        t1 = t_b + int(round((s1 - s_b) * ratio_last))
-        piece_src = np.concatenate([[s0], src[a : b + 1], [s1]]) - s0
-        piece_dst = np.concatenate([[t0], dst[a : b + 1], [t1]]) - t0
-        keep = np.concatenate([[True], (np.diff(piece_src) > 0) & (np.diff(piece_dst) > 0)])
-        piece = _rubberband_call(y[:, s0:s1], sr, piece_src[keep], piece_dst[keep])
-        piece = fit_length(piece, t1 - t0)
+        if unit:
+            t0, t1 = t_a - (s_a - s0), t_b + (s1 - s_b)
+            piece = fit_length(y[:, s0:s1], t1 - t0)
+        else:
+            ratio_first = (dst[a + 1] - t_a) / (src[a + 1] - s_a)
+            ratio_last = (t_b - dst[b - 1]) / (s_b - src[b - 1])
+            t0 = t_a - int(round((s_a - s0) * ratio_first))
+            t1 = t_b + int(round((s1 - s_b) * ratio_last))
+            piece_src = np.concatenate([[s0], src[a : b + 1], [s1]]) - s0
+            piece_dst = np.concatenate([[t0], dst[a : b + 1], [t1]]) - t0
+            keep = np.concatenate([[True], (np.diff(piece_src) > 0) & (np.diff(piece_dst) > 0)])
+            piece = _rubberband_call(y[:, s0:s1], sr, piece_src[keep], piece_dst[keep])
+            piece = fit_length(piece, t1 - t0)
         positions = np.arange(t0, t1)
         weight = np.ones(len(positions))
         if a > 0:
@@ -131,6 +136,37 @@ def rubberband_warp(y: np.ndarray, sr: int, src: np.ndarray, dst: np.ndarray) ->
             weight *= np.clip(((t_b + fade) - positions) / (2 * fade), 0.0, 1.0)
         lo, hi = max(0, t0), min(n_out, t1)
         out[:, lo:hi] += piece[:, lo - t0 : hi - t0] * weight[lo - t0 : hi - t0].astype(np.float32)
+    return out
+
+
+def warp_pieces(
+    src: np.ndarray, dst: np.ndarray, chunk_samples: int
+) -> list[tuple[int, int, bool]]:
+    """Cut a sample time map into pieces ``(first anchor, last anchor, unit)``.
+
+    ``unit`` pieces keep the source's timing (every step equal within one sample) and
+    need no stretching; the others are cut further, at anchors, into pieces of about
+    ``chunk_samples`` source samples (the last piece of a run may be up to 1.5× that).
+    """
+    unit_steps = np.abs(np.diff(dst) - np.diff(src)) <= 1
+    pieces = []
+    start = 0
+    for k in range(1, len(src)):
+        if k < len(src) - 1 and unit_steps[k] == unit_steps[start]:
+            continue
+        pieces.append((start, k, bool(unit_steps[start])))
+        start = k
+    out = []
+    for a, b, unit in pieces:
+        if unit:
+            out.append((a, b, True))
+            continue
+        first = a
+        for k in range(a + 1, b):
+            if src[k] - src[first] >= chunk_samples and src[b] - src[k] >= chunk_samples / 2:
+                out.append((first, k, False))
+                first = k
+        out.append((first, b, False))
     return out
 
 

@@ -66,6 +66,39 @@ def transition_loudness(
     }
 
 
+def transition_excess_lu(
+    times_s: np.ndarray,
+    lufs: np.ndarray,
+    start_s: float,
+    end_s: float,
+    alone_lufs: list[np.ndarray],
+) -> float:
+    """How far the mix's short-term loudness around a transition leaves what its two
+    tracks do on their own, LU (0: never outside).
+
+    ``alone_lufs``: each track's short-term loudness heard alone (loudness-matched, no
+    fades or rides), sampled at ``times_s`` (NaN where its window is not all inside the
+    track). For every window ending inside the transition or up to 3 s after it, the
+    allowed range spans the level before and after (as in :func:`transition_loudness`)
+    and the tracks' own levels at that moment; the excess is the largest distance
+    outside it. A quiet intro that dips by itself is the music, not the transition:
+    :func:`transition_loudness`'s ``bump`` counts it, this does not.
+    """
+    before = float(np.interp(start_s, times_s, lufs))
+    after = float(np.interp(end_s + SHORT_TERM_S, times_s, lufs))
+    inside = (times_s > start_s) & (times_s <= end_s + SHORT_TERM_S)
+    if not inside.any():
+        return 0.0
+    own = np.vstack([np.asarray(a, dtype=float)[inside] for a in alone_lufs])
+    known = ~np.isnan(own)
+    own_lo = np.where(known, own, np.inf).min(axis=0)
+    own_hi = np.where(known, own, -np.inf).max(axis=0)
+    lo = np.minimum(own_lo, min(before, after))
+    hi = np.maximum(own_hi, max(before, after))
+    mix = lufs[inside]
+    return float(max(0.0, float(np.max(np.maximum(mix - hi, lo - mix)))))
+
+
 def phase_errors(
     beats_a: np.ndarray, beats_b: np.ndarray, start_s: float, end_s: float
 ) -> np.ndarray:

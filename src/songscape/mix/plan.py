@@ -81,7 +81,8 @@ class PlannedSegment:
     """One track's segment placed in the mix (times in seconds).
 
     ``source_anchors_s``/``target_anchors_s``: the time map, relative to the segment's
-    start in the source and in the mix (None: played as is).
+    start in the source and in the mix (None: played as is). ``stretch``: the tempo
+    change (mix / own) in its beat-matched overlaps; between them it ramps back to 1.
     """
 
     track: MixTrack
@@ -225,27 +226,55 @@ def time_map(
     track: MixTrack,
     choice: SegmentChoice,
     beat_dst_s: float,
+    head_beats: float = np.inf,
+    tail_beats: float = np.inf,
+    ramp_beats: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Source and target anchor times (relative to the segment start): every downbeat
-    from the first cut to the last lands on a multiple of a bar of ``beat_dst_s`` beats,
-    and so does every beat of a bar that holds exactly ``beats_per_bar`` beats."""
+    """Source and target anchor times (relative to the segment start).
+
+    The anchors are the downbeats from the first cut to the last and every beat of a bar
+    that holds exactly ``beats_per_bar`` beats. In the first ``head_beats`` and the last
+    ``tail_beats`` of the track's own beats (its beat-matched overlaps) each anchor lands
+    on a grid of ``beat_dst_s`` seconds per beat; elsewhere the track keeps its own timing,
+    reached over ``ramp_beats`` beats on each side of a grid region — a tempo ramp, as a
+    DJ brings the pitch fader back after a transition. The defaults put every anchor on
+    the grid.
+    """
     bpb = int(track.beats_per_bar or 4)
     db = track.downbeat_times
     f, last = int(choice.first_downbeat), int(choice.last_downbeat)
     counts = bar_beat_counts(track.beat_times, db[f : last + 1])
-    src, dst = [], []
+    src, beat_index = [], []
     for q in range(f, last + 1):
         src.append(db[q])
-        dst.append((q - f) * bpb * beat_dst_s)
+        beat_index.append((q - f) * bpb)
         if q < last and counts[q - f] == bpb:
             inside = track.beat_times[
                 (track.beat_times > db[q] + 0.035) & (track.beat_times < db[q + 1] - 0.035)
             ]
             for j, b in enumerate(inside, start=1):
                 src.append(b)
-                dst.append(((q - f) * bpb + j) * beat_dst_s)
+                beat_index.append((q - f) * bpb + j)
     source = np.array(src) - db[f]
-    return source, np.array(dst)
+    index = np.array(beat_index, dtype=float)
+    on_grid = grid_weights(index, head_beats, tail_beats, ramp_beats)
+    steps = on_grid * np.diff(index) * beat_dst_s + (1 - on_grid) * np.diff(source)
+    return source, np.concatenate([[0.0], np.cumsum(steps)])
+
+
+def grid_weights(
+    beat_index: np.ndarray, head_beats: float, tail_beats: float, ramp_beats: float
+) -> np.ndarray:
+    """For each interval between consecutive anchors (given by their beat numbers), how
+    far it follows the grid: 1 inside the first ``head_beats`` or the last ``tail_beats``
+    beats, falling linearly to 0 over ``ramp_beats`` beats beyond them."""
+    middle = (beat_index[:-1] + beat_index[1:]) / 2
+    total = beat_index[-1]
+    ramp = max(float(ramp_beats), 1e-9)
+    head = np.clip(1 - (middle - head_beats) / ramp, 0.0, 1.0) if head_beats > 0 else 0 * middle
+    tail_from = total - tail_beats
+    tail = np.clip(1 - (tail_from - middle) / ramp, 0.0, 1.0) if tail_beats > 0 else 0 * middle
+    return np.maximum(head, tail)
 
 
 def plan_mix(
@@ -309,11 +338,8 @@ def _place_track(
     choice = choose_segment(track, part, bars, bars, options.fade_s, on_grid)
     if on_grid and choice.bars is None:
         on_grid, note = False, "too few bars for beat-matched transitions"
-    src = dst = None
-    if on_grid:
-        src, dst = time_map(track, choice, multiplier * 60.0 / tempo)
     return PlannedSegment(
-        track, choice, on_grid, note, multiplier, stretch if on_grid else 1.0, src, dst
+        track, choice, on_grid, note, multiplier, stretch if on_grid else 1.0, None, None
     )
 
 
@@ -377,88 +403,115 @@ def layout(
     bars: int,
     options: MixOptions,
 ) -> list[PlannedTransition]:
-    """Place the segments on the mix's timeline and describe each transition."""
+    """Describe each transition, give every segment its time map and place the segments
+    on the mix's timeline.
+
+    A beat-matched transition overlaps ``n_bars`` bars on the master grid; each segment
+    is warped onto that grid only in its overlaps and ramps back to its own tempo over
+    ``bars`` bars between them (:func:`time_map`), so a track between two fades plays
+    untouched.
+    """
     transitions = []
-    segments[0].mix_start_s = 0.0
     for i in range(len(segments) - 1):
-        a, b = segments[i], segments[i + 1]
-        parts = {
-            k: float(v)
-            for k, v in cost_parts(features, order[i], order[i + 1], options.max_stretch).items()
-        }
-        cost = float(total_cost(parts, options.weights))
-        steps = int(
-            camelot_steps(
-                features.camelot_number[order[i]],
-                features.camelot_letter[order[i]],
-                features.camelot_number[order[i + 1]],
-                features.camelot_letter[order[i + 1]],
-            )
-        )
-        relation = key_relation(
-            steps,
-            features.camelot_letter[order[i]],
-            features.camelot_letter[order[i + 1]],
-            features.camelot_number[order[i]],
-            features.camelot_number[order[i + 1]],
-        )
-        ratio = best_tempo_ratio(
-            np.array(a.track.tempo_bpm or np.nan), np.array(b.track.tempo_bpm or np.nan)
-        )
-        ratio = None if not np.isfinite(ratio) else float(ratio)
-        same_meter = a.track.beats_per_bar == b.track.beats_per_bar
-        shortest = min(a.duration_s, b.duration_s)
-        if a.on_grid and b.on_grid and same_meter and tempo is not None:
-            bpb = int(a.track.beats_per_bar or 4)
-            bar_beats = bpb * max(a.tempo_multiplier, b.tempo_multiplier)
-            beat_s = 60.0 / tempo
-            n_bars = max(1, min(bars, int(0.45 * shortest / (bar_beats * beat_s))))
-            overlap = n_bars * bar_beats * beat_s
-            b.mix_start_s = a.mix_end_s - overlap
-            swap = b.mix_start_s + (n_bars // 2) * bar_beats * beat_s if n_bars > 1 else None
-            transitions.append(
-                PlannedTransition(
-                    i,
-                    "beatmatched",
-                    options.style,
-                    b.mix_start_s,
-                    a.mix_end_s,
-                    n_bars,
-                    swap if options.style == "bass-swap" else None,
-                    ratio,
-                    relation,
-                    parts,
-                    cost,
-                    None,
-                )
-            )
+        transitions.append(_describe(segments[i], segments[i + 1], i, features, order, options))
+    beat_s = 60.0 / tempo if tempo is not None else None
+    for i, t in enumerate(transitions):
+        if t.kind != "beatmatched":
             continue
-        reason = (
-            (a.grid_note and f"outgoing: {a.grid_note}")
-            or (b.grid_note and f"incoming: {b.grid_note}")
-            or ("the meters differ" if not same_meter else "no tempo")
-        )
-        overlap = min(options.fade_s, 0.45 * shortest)
-        b.mix_start_s = a.mix_end_s - overlap
-        transitions.append(
-            PlannedTransition(
-                i,
-                "fade",
-                "crossfade",
-                b.mix_start_s,
-                a.mix_end_s,
-                None,
-                None,
-                ratio,
-                relation,
-                parts,
-                cost,
-                reason,
+        a, b = segments[i], segments[i + 1]
+        bar_beats = _bar_beats(a, b)
+        shortest = min(a.choice.duration_s / a.stretch, b.choice.duration_s / b.stretch)
+        t.bars = max(1, min(bars, int(0.45 * shortest / (bar_beats * beat_s))))
+    for k, seg in enumerate(segments):
+        if not seg.on_grid or beat_s is None:
+            continue
+        # beats of this track on the grid at its head (transition k-1) and tail (k)
+        head = _grid_beats(segments, transitions[k - 1], seg) if k else 0.0
+        tail = _grid_beats(segments, transitions[k], seg) if k < len(transitions) else 0.0
+        if head or tail:
+            bpb = int(seg.track.beats_per_bar or 4)
+            seg.source_anchors_s, seg.target_anchors_s = time_map(
+                seg.track, seg.choice, seg.tempo_multiplier * beat_s, head, tail, bars * bpb
             )
-        )
+    segments[0].mix_start_s = 0.0
+    for i, t in enumerate(transitions):
+        a, b = segments[i], segments[i + 1]
+        if t.kind == "beatmatched":
+            bar_beats = _bar_beats(a, b)
+            overlap = t.bars * bar_beats * beat_s
+            b.mix_start_s = a.mix_end_s - overlap
+            if options.style == "bass-swap" and t.bars > 1:
+                t.swap_s = b.mix_start_s + (t.bars // 2) * bar_beats * beat_s
+        else:
+            overlap = min(options.fade_s, 0.45 * min(a.duration_s, b.duration_s))
+            b.mix_start_s = a.mix_end_s - overlap
+        t.mix_start_s, t.mix_end_s = b.mix_start_s, a.mix_end_s
     for t in transitions:
         t.ride_db = loudness_ride_db(segments[t.index], segments[t.index + 1], t)
     return transitions
+
+
+def _bar_beats(a: PlannedSegment, b: PlannedSegment) -> float:
+    """Master beats in one bar of a beat-matched transition from ``a`` to ``b`` (the bar of
+    the slower-counted track when one runs at half or double time)."""
+    return int(a.track.beats_per_bar or 4) * max(a.tempo_multiplier, b.tempo_multiplier)
+
+
+def _grid_beats(segments: list[PlannedSegment], t: PlannedTransition, seg: PlannedSegment) -> float:
+    """How many of ``seg``'s own beats transition ``t`` puts on the master grid (0 for a
+    fade)."""
+    if t.kind != "beatmatched":
+        return 0.0
+    a, b = segments[t.index], segments[t.index + 1]
+    return t.bars * _bar_beats(a, b) / seg.tempo_multiplier
+
+
+def _describe(
+    a: PlannedSegment,
+    b: PlannedSegment,
+    i: int,
+    features: TransitionFeatures,
+    order: list[int],
+    options: MixOptions,
+) -> PlannedTransition:
+    """Transition ``i`` from ``a`` to ``b`` before it is placed: its kind, costs and key
+    relation (times and bars are filled in by :func:`layout`)."""
+    parts = {
+        k: float(v)
+        for k, v in cost_parts(features, order[i], order[i + 1], options.max_stretch).items()
+    }
+    cost = float(total_cost(parts, options.weights))
+    na, nb = features.camelot_number[order[i]], features.camelot_number[order[i + 1]]
+    la, lb = features.camelot_letter[order[i]], features.camelot_letter[order[i + 1]]
+    relation = key_relation(int(camelot_steps(na, la, nb, lb)), la, lb, na, nb)
+    ratio = best_tempo_ratio(
+        np.array(a.track.tempo_bpm or np.nan), np.array(b.track.tempo_bpm or np.nan)
+    )
+    ratio = None if not np.isfinite(ratio) else float(ratio)
+    same_meter = a.track.beats_per_bar == b.track.beats_per_bar
+    if a.on_grid and b.on_grid and same_meter:
+        return PlannedTransition(
+            i,
+            "beatmatched",
+            options.style,
+            0.0,
+            0.0,
+            None,
+            None,
+            ratio,
+            relation,
+            parts,
+            cost,
+            None,
+        )
+    reason = (
+        (a.grid_note and f"outgoing: {a.grid_note}")
+        or (b.grid_note and f"incoming: {b.grid_note}")
+        or ("the meters differ" if not same_meter else "no tempo")
+    )
+    return PlannedTransition(
+        i, "fade", "crossfade", 0.0, 0.0, None, None, ratio, relation, parts, cost, reason
+    )
 
 
 #: Seconds over which a loudness ride ramps in or out, and its largest size (dB).

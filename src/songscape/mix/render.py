@@ -87,12 +87,17 @@ def segment_audio(segment: PlannedSegment, sr: int, warp_method: str) -> np.ndar
 def ride_envelope(n: int, sr: int, ride_db: float, at_s: float, rising: bool) -> np.ndarray:
     """Gain (linear) over ``n`` samples: ``ride_db`` held on one side of ``at_s`` and ramped
     back to 0 dB over :data:`RIDE_S` on the other (``rising``: ride before, 0 dB after)."""
-    t = np.arange(n) / sr
-    if rising:  # 0 dB ... ramp ... ride from at_s on
-        shape = np.clip((t - (at_s - RIDE_S)) / RIDE_S, 0.0, 1.0)
-    else:  # ride until at_s, then ramp back to 0 dB
-        shape = np.clip(1.0 - (t - at_s) / RIDE_S, 0.0, 1.0)
-    return (10 ** (ride_db * shape / 20)).astype(np.float32)
+    ramp_start = at_s - RIDE_S if rising else at_s
+    i0 = int(np.clip(np.floor(ramp_start * sr), 0, n))
+    i1 = int(np.clip(np.ceil((ramp_start + RIDE_S) * sr), i0, n))
+    ride = np.float32(10 ** (ride_db / 20))
+    gain = np.empty(n, dtype=np.float32)
+    gain[:i0], gain[i1:] = (1.0, ride) if rising else (ride, 1.0)
+    # only the ramp itself needs a power per sample
+    shape = (np.arange(i0, i1) / sr - ramp_start) / RIDE_S
+    shape = np.clip(shape if rising else 1.0 - shape, 0.0, 1.0)
+    gain[i0:i1] = 10 ** (ride_db * shape / 20)
+    return gain
 
 
 def apply_rides(y: np.ndarray, sr: int, k: int, plan: MixPlan) -> None:
