@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import figures_emotion as emotion_figures  # noqa: E402  (issue 19)
 import figures_mix as mix_figures  # noqa: E402  (issue 13)
 import figures_reliability as reliability_figures  # noqa: E402  (issue 16)
+import figures_segments as segments_figures  # noqa: E402  (issue 20)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -947,6 +948,8 @@ TABLES: dict[str, Callable[[], str]] = {
        for k, f in emotion_figures.RENDERERS.items()},
     **{f"reliability-{k}": (lambda f=f: f(results, table, source))  # issue 16
        for k, f in reliability_figures.RENDERERS.items()},
+    **{f"search-{k}": (lambda f=f: f(results, table, source))  # issue 20
+       for k, f in segments_figures.RENDERERS.items()},
 }
 
 

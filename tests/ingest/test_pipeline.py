@@ -56,7 +56,7 @@ def test_ingest_real_music_records_everything(tmp_path, music_folder):
                 2 * t["duration_s"], abs=3
             )
             assert {s["stage"] for s in full["stages"]} == {s.name for s in registered_stages()} | {
-                "embed:musicnn-msd", "tag:musicnn-msd", "tag:musicnn-mtt"
+                "embed:musicnn-msd", "windows:musicnn-msd", "tag:musicnn-msd", "tag:musicnn-mtt"
             }
             assert full["embeddings"] == {
                 "musicnn-msd": {"version": get_spec("musicnn-msd").version, "dim": 200}

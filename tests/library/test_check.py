@@ -50,7 +50,7 @@ def _check(root: Path, *flags: str, capsys) -> tuple[int, dict]:
 def test_a_fresh_library_is_consistent(library, capsys):
     code, out = _check(library, capsys=capsys)
     assert code == 0 and out["ok"] and out["findings"] == []
-    assert out["checks"] == ["sqlite", "foreign-keys", "arrays", "vectors", "stages",
+    assert out["checks"] == ["sqlite", "foreign-keys", "arrays", "vectors", "windows", "stages",
                              "tracks", "files", "vector-index"]  # fmt: skip
     # synthetic tracks were never ingested: their stages are pending, not problems
     assert out["pending"]["stage metadata to run (next ingest)"] == N

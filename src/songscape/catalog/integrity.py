@@ -20,6 +20,7 @@ STAGE_DATA_TABLES: dict[str, tuple[str, str | None]] = {
     "descriptors": ("descriptors", None),
     "embed:": ("embeddings", "model"),
     "tag:": ("tags", "model"),
+    "windows:": ("window_vectors", "model"),  # issue 20
 }
 
 

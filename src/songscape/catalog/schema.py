@@ -222,6 +222,9 @@ MIGRATIONS.append(migrate_playlists)
 from songscape.catalog.track_labels import migrate as migrate_track_labels  # noqa: E402 (17)
 
 MIGRATIONS.append(migrate_track_labels)
+from songscape.catalog.windows import migrate as migrate_windows  # noqa: E402 (issue 20)
+
+MIGRATIONS.append(migrate_windows)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -111,6 +111,12 @@ def print_results(results: list[dict], score_key: str = "score") -> None:
             text = str(why or "")
         if text:
             out.print(f"     [dim]{text}[/dim]")
+        window = r.get("window")  # matched by segments (issue 20)
+        if isinstance(window, dict):
+            where = f"{duration(window['start_s'])}-{duration(window['end_s'])}"
+            if window.get("query_start_s") is not None:
+                where = f"query {duration(window['query_start_s'])} ~ its {where}"
+            out.print(f"     [dim]best segment: {where} ({window['score']:.3f})[/dim]")
 
 
 class RichProgress:

@@ -32,7 +32,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
                 args.track, file=os.path.expanduser(args.file) if args.file else None,
                 k=args.k, model=model, filters=args.filter or (),
                 other_artists=args.other_artists, half_double=args.half_double,
-                backend=args.backend,
+                backend=args.backend, by=args.by,
             )  # fmt: skip
         except LookupError as err:  # an unknown track, or no vector for it: nothing to do
             raise CommandError(error_text(err)) from err
@@ -104,7 +104,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.uri and (args.backend or lib.config("index.backend")) != "milvus":
             raise UsageError("--uri is the Milvus URI: use it with --backend milvus")
-        index = lib.index(model, backend=args.backend, uri=args.uri)
+        if args.windows:  # the window index (issue 20)
+            index = lib.window_index(model or lib.default_model, args.backend, args.uri)
+        else:
+            index = lib.index(model, backend=args.backend, uri=args.uri)
         if args.precompute_similar:
             if not args.redis:
                 raise UsageError("--precompute-similar needs --redis URL")
@@ -125,7 +128,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         render.print_json(report)
     else:
         state = "in sync" if report["in_sync"] else "OUT OF SYNC"
-        print(f"{report['model']}: {report['kind']} index, {report['n_index']} vectors "
+        what = f"{report['model']} windows" if args.windows else report["model"]
+        print(f"{what}: {report['kind']} index, {report['n_index']} vectors "
               f"({report['n_catalog']} in the catalog) — {state}")  # fmt: skip
         if not report["in_sync"]:
             print(f"  missing {report['missing']}, extra {report['extra']}, "
@@ -154,6 +158,9 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--other-artists", action="store_true", help="leave out the query's artist")
     p.add_argument("--half-double", action="store_true",
                    help="tempo filter and closeness accept half/double tempo")  # fmt: skip
+    p.add_argument("--by", choices=("track", "segment"),
+                   help="compare whole tracks or 10 s segments (default: segments for a "
+                   "--file not identified by fingerprint, else tracks)")  # fmt: skip
     add_backend_flag(p)
     add_save_flag(p)
 
@@ -174,6 +181,8 @@ def add_parsers(add: AddCommand) -> None:
     p = add("index", cmd_index, "check (or rebuild) the vector index against the catalog")
     p.add_argument("--model", metavar="NAME", help="default: the library's default model")
     p.add_argument("--rebuild", action="store_true", help="rebuild from the catalog")
+    p.add_argument("--windows", action="store_true",
+                   help="the window index (10 s segments) instead of the track index")  # fmt: skip
     add_backend_flag(p)
     p.add_argument("--uri", metavar="URI",
                    help="Milvus URI for this call: a Milvus Lite file (./vectors.db) or "

@@ -154,10 +154,12 @@ class TagStage(Stage):
 
 
 def model_stage_names(embed_models: tuple[str, ...], tag_models: tuple[str, ...]) -> list[str]:
-    """Stage names for embedding with ``embed_models`` and tagging with ``tag_models``."""
+    """Stage names for embedding with ``embed_models`` (track vector, and window vectors:
+    ``windows:``, :mod:`songscape.ingest.window_stage`) and tagging with ``tag_models``."""
     for model in (*embed_models, *tag_models):
         get_spec(model)  # unknown names fail here, before any work starts
-    return [f"embed:{m}" for m in embed_models] + [f"tag:{m}" for m in tag_models]
+    return ([f"embed:{m}" for m in embed_models] + [f"windows:{m}" for m in embed_models]
+            + [f"tag:{m}" for m in tag_models])  # fmt: skip
 
 
 register_stage_family("embed", EmbedStage)

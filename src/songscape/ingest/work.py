@@ -19,6 +19,7 @@ import songscape.ingest.fingerprint_stage  # noqa: F401  (registers the ``finger
 import songscape.ingest.model_stages  # noqa: F401
 import songscape.ingest.structure_stages  # noqa: F401  (``structure``, ``highlight``)
 import songscape.ingest.vocals_stage  # noqa: F401  (``vocals:<tracker>``, issue 14)
+import songscape.ingest.window_stage  # noqa: F401  (``windows:<model>``, issue 20)
 from songscape.errors import AudioError
 from songscape.ingest.scan import FileStat, content_hash
 from songscape.ingest.stages import TrackContext, get_stage

@@ -38,14 +38,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from songscape.catalog import integrity, tracks
+from songscape.catalog import windows as window_rows
 from songscape.catalog.store import LibraryStore
 from songscape.catalog.vectors import read_vectors
+from songscape.catalog.window_reads import read_window_vectors
 from songscape.errors import UnknownModelError
 from songscape.ingest.scan import content_hash
 from songscape.ingest.stages import registered_stages
 from songscape.models.registry import get_spec
 from songscape.search.index import VectorIndex
 from songscape.search.index_files import INDEX_DIR, IndexFolder, index_dir
+from songscape.search.window_index import WINDOW_INDEX_DIR, WindowIndex, window_index_dir
 
 #: Findings listed per check in full; past this many, one more line gives the count.
 MAX_LISTED = 20
@@ -60,7 +63,7 @@ class Finding:
     Attributes
     ----------
     check : str
-        Which check found it (``sqlite``, ``foreign-keys``, ``arrays``, ``vectors``,
+        Which check found it (``sqlite``, ``foreign-keys``, ``arrays``, ``vectors``, ``windows``,
         ``stages``, ``tracks``, ``duplicates``, ``files``, ``vector-index``).
     severity : str
         ``"error"`` (inconsistent) or ``"warning"`` (out of date with the disk).
@@ -267,6 +270,23 @@ def check_vectors(store: LibraryStore, report: CheckReport, repair: bool) -> Non
                 integrity.delete_stage_run(conn, tid, f"embed:{model}")
 
 
+def check_windows(store: LibraryStore, report: CheckReport, repair: bool) -> None:
+    """Window vectors (issue 20) that disagree with their track's vector of the model."""
+    bad = window_rows.mismatched_windows(store.conn)
+    if not bad:
+        return
+    found = _add(
+        report, "windows", ERROR,
+        [f"track {tid}: {model}: {problem}" for tid, model, problem in bad],
+        "delete the window vectors and their stage record (the next ingest recomputes them)",
+    )  # fmt: skip
+    if repair:
+        with _repairing(store, found) as conn:
+            window_rows.delete_window_rows(conn, [(tid, model) for tid, model, _ in bad])
+            for tid, model, _ in bad:
+                integrity.delete_stage_run(conn, tid, f"windows:{model}")
+
+
 def check_stages(store: LibraryStore, report: CheckReport, repair: bool) -> None:
     """Stages recorded as done whose data is absent; stages never run (pending)."""
     conn = store.conn
@@ -381,8 +401,12 @@ def check_vector_indexes(store: LibraryStore, report: CheckReport, repair: bool)
     base = store.root / INDEX_DIR
     if not base.is_dir():
         return
-    models = sorted(p.name for p in base.iterdir() if p.is_dir())
+    models = sorted(p.name for p in base.iterdir() if p.is_dir() and p.name != WINDOW_INDEX_DIR)
+    windows = base / WINDOW_INDEX_DIR  # the window indexes (issue 20), one folder per model
+    models += [f"{WINDOW_INDEX_DIR}/{p.name}" for p in sorted(windows.iterdir())
+               if p.is_dir()] if windows.is_dir() else []  # fmt: skip
     for model in models:
+        in_windows, _, model = model.rpartition("/")
         try:
             spec = get_spec(model)
         except UnknownModelError:
@@ -390,13 +414,20 @@ def check_vector_indexes(store: LibraryStore, report: CheckReport, repair: bool)
             continue
         if index_dir(store, spec.name).name != model:
             continue
-        _check_one_index(store, report, repair, spec.name, spec.version, spec.embedding_dim)
+        _check_one_index(store, report, repair, spec.name, spec.version, spec.embedding_dim,
+                         windows=bool(in_windows))  # fmt: skip
 
 
 def _check_one_index(
-    store: LibraryStore, report: CheckReport, repair: bool, model: str, version: str, dim: int
+    store: LibraryStore, report: CheckReport, repair: bool, model: str, version: str, dim: int,
+    windows: bool = False,
 ) -> None:
-    folder = IndexFolder(index_dir(store, model), model, version, persist=False)
+    folder_of, read, index_class = (
+        (window_index_dir, read_window_vectors, WindowIndex) if windows
+        else (index_dir, read_vectors, VectorIndex)
+    )  # fmt: skip
+    folder = IndexFolder(folder_of(store, model), model, version, persist=False)
+    model_name, model = model, f"{model} windows" if windows else model
     loaded = folder.load(dim, None)
     found: list[Finding] = []
     if isinstance(loaded, str):
@@ -407,7 +438,7 @@ def _check_one_index(
                 "rebuild the index from the catalog",
             )  # fmt: skip
     else:
-        snap = read_vectors(store, model, version, dim)
+        snap = read(store, model_name, version, dim)
         catalog = dict(zip(snap.ids, snap.sums.tolist(), strict=True))
         table = loaded.table
         missing = sum(1 for tid in catalog if tid not in table.label_of)
@@ -434,7 +465,7 @@ def _check_one_index(
                              [text + f" at the same catalog version {snap.catalog_version}"],
                              "rebuild the index from the catalog")  # fmt: skip
     if repair and found:
-        index = VectorIndex.open(store, model)
+        index = index_class.open(store, model_name)
         result = index.rebuild()
         if result["persisted"]:
             _mark_repaired(found)
@@ -447,6 +478,7 @@ CHECKS = (
     ("foreign-keys", check_foreign_keys),
     ("arrays", check_arrays),
     ("vectors", check_vectors),
+    ("windows", check_windows),
     ("stages", check_stages),
     ("tracks", check_tracks),
     ("files", check_files),

@@ -28,6 +28,7 @@ from songscape.library.mix import MixMixin
 from songscape.library.playlists import PlaylistsMixin
 from songscape.library.recordings import RecordingsMixin
 from songscape.library.scale import ScaleMixin
+from songscape.library.segments import SegmentsMixin, check_by
 from songscape.library.settings import SettingsMixin
 from songscape.library.sing import SingMixin
 from songscape.library.structure import StructureMixin
@@ -62,7 +63,7 @@ def _summary(row: sqlite3.Row | dict) -> dict:
 
 
 class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMixin, EmotionMixin,
-              PlaylistsMixin, TagWritingMixin, LabelsMixin, MixMixin):
+              PlaylistsMixin, TagWritingMixin, LabelsMixin, MixMixin, SegmentsMixin):
     """A songscape library directory.
 
     Parameters
@@ -102,8 +103,8 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
     ) -> IngestReport:
         """Add/update the audio under ``paths``; see :func:`songscape.ingest.pipeline.ingest`.
 
-        Afterwards the vector index of every model the run embedded with is brought up
-        to date (built on first use), so the first search is fast.
+        Afterwards the vector index (and window index) of every model the run embedded
+        with is brought up to date (built on first use), so the first search is fast.
         """
         report = ingest(self.store, paths, options, progress)
         if not report.interrupted and (report.added or report.updated or report.restaged
@@ -113,6 +114,7 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
             for model in models:
                 if counts.get(model):
                     self.index(model).sync()
+                    self.window_index(model).sync()  # the 10 s windows (issue 20)
         return report
 
     @property
@@ -278,6 +280,7 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
         other_artists: bool = False,
         half_double: bool = False,
         backend: str | None = None,
+        by: str | None = None,
     ) -> dict:
         """Tracks that sound like a library track (``ref``) or an outside audio ``file``.
 
@@ -299,13 +302,20 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
             Tempo filters and closeness also accept half and double tempo.
         backend : str, optional
             Vector index backend (``faiss``, ``milvus``); default: ``index.backend``.
+        by : {"track", "segment"}, optional
+            Compare whole-track vectors, or window vectors (10 s segments; a track query
+            uses each of its windows). Default: segments for a ``file`` that is not
+            identified by fingerprint, whole tracks otherwise (issue 20).
 
         Returns
         -------
         dict
-            ``{"query": {...}, "model", "filters", "results": [...]}``; each result has
-            ``id, path, title, artist, album, tempo_bpm, key, duration_s, score`` and an
-            ``explanation`` (shared tags, tempo, key, same artist/album).
+            ``{"query": {...}, "model", "filters", "matched_by", "results": [...]}``;
+            each result has ``id, path, title, artist, album, tempo_bpm, key,
+            duration_s, score`` and an ``explanation`` (shared tags, tempo, key, same
+            artist/album); ``matched_by`` is ``"segment"`` when windows were compared,
+            and then each result also has ``window`` (``start_s``, ``end_s``, ``score``)
+            and ``track_score`` (see :meth:`similar_segments`).
         """
         from songscape.search.similar import (
             explained_results,
@@ -316,10 +326,12 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
 
         if (ref is None) == (file is None):
             raise ValueError("give either a track or a file to search with")
+        by = check_by(by)
         spec = get_spec(model or self.default_model)
         parsed = parse_filters(list(filters), half_double=half_double, other_artists=other_artists)
         index = self.index(spec.name, backend)
         exclude: set[str] = set()
+        starts = None  # window starts of a query of several windows
         if ref is not None:
             row = self.store.get_track(ref)
             stored = self.store.embedding(row["id"], spec.name)
@@ -331,11 +343,14 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
             vector = stored[0]
             query = query_facts(self.store, row["id"])
             exclude.add(row["id"])
-            if not filters and not other_artists and backend is None:  # serve.redis lists
+            if by == "segment":  # each of the track's windows is a query (issue 20)
+                starts, vector = self.track_window_vectors(row["id"], spec.name, spec.version)
+            elif not filters and not other_artists and backend is None:  # serve.redis lists
                 hits = self.precomputed_similar(row["id"], k, spec.name)
                 if hits is not None:
                     return {"query": {key: query.get(key) for key in _QUERY_KEYS},
                             "model": spec.name, "filters": [], "source": "redis",
+                            "matched_by": "track",
                             "results": explained_results(self.store, hits, query,
                                                          half_double)}  # fmt: skip
         else:
@@ -343,11 +358,23 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
             vector = np.asarray(analysis["embedding"], dtype=np.float32)
             query = _file_facts(analysis, spec.name)
             identified = self.identify_for_similar(file)  # issue 20: fingerprint look-up
-        results = similar_to_vector(self.store, index, vector, query, k, parsed, exclude)
+        results = None
+        if by == "segment" or (by is None and file is not None and identified is None):
+            results = self.similar_segments(
+                vector, query, spec.name, k, parsed, exclude, backend,
+                None if starts is None else [float(t) for t in starts],
+            )  # fmt: skip
+            if results is None and by == "segment":
+                raise NoVectorError(f"the library has no {spec.name} window vectors yet: run "
+                                    f"`songscape ingest --model {spec.name}` on its folders")
+        matched_by = "track" if results is None else "segment"
+        if results is None:
+            results = similar_to_vector(self.store, index, vector, query, k, parsed, exclude)
         return {
             "query": {key: query.get(key) for key in _QUERY_KEYS},
             "model": spec.name,
             "filters": list(filters),
+            "matched_by": matched_by,
             "results": results,
         } | ({"identified": identified} if file is not None else {})
 

@@ -162,6 +162,7 @@ class MusicnnTagger:
                 layer: out[layer].mean(axis=0).astype(np.float32) for layer in self.spec.layers
             },
             embedding_layer=self.spec.embedding_layer,
+            patch_embeddings=out[self.spec.embedding_layer].astype(np.float32),
         )
 
 

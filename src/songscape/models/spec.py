@@ -109,6 +109,10 @@ class ModelOutput:
         Track-level vector per layer (mean over patches), float32.
     embedding_layer : str
         The model's default layer, the one :attr:`embedding` returns.
+    patch_embeddings : np.ndarray or None
+        Shape (n_patches, dim), float32: the default layer per patch (the rows
+        :attr:`embedding` is the mean of), for window vectors
+        (:mod:`songscape.models.windows`); None when a model cannot give them.
     """
 
     model: str
@@ -119,6 +123,7 @@ class ModelOutput:
     patch_duration_s: float
     embeddings: dict[str, np.ndarray]
     embedding_layer: str
+    patch_embeddings: np.ndarray | None = None
 
     @property
     def embedding(self) -> np.ndarray:

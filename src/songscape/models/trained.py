@@ -321,4 +321,5 @@ class TrainedModel:
             patch_duration_s=self.spec.patch_duration_s,
             embeddings={"embedding": emb.mean(axis=0).astype(np.float32)},
             embedding_layer="embedding",
+            patch_embeddings=emb,
         )

@@ -109,6 +109,11 @@ class VectorIndex:
         How many times this instance built its index from the catalog.
     """
 
+    #: How rows are read from the catalog (``read_vectors``' signature) and where the
+    #: files live; the window index (:mod:`~songscape.search.window_index`) swaps both.
+    read_source = staticmethod(read_vectors)
+    folder_of = staticmethod(index_dir)
+
     def __init__(
         self,
         store: LibraryStore,
@@ -125,7 +130,7 @@ class VectorIndex:
         self._params = params
         self._explicit_params = explicit_params
         self._expected_dim = expected_dim
-        self._folder = IndexFolder(index_dir(store, model), model, version, persist)
+        self._folder = IndexFolder(self.folder_of(store, model), model, version, persist)
         self._table = RowIndex.empty(expected_dim or 0)
         self._catalog_version = -1
         self._generation = 0
@@ -228,7 +233,7 @@ class VectorIndex:
         """Read this model's healthy vectors in one snapshot (see
         :func:`~songscape.catalog.vectors.read_vectors`); rows of another dimension than
         ``dim`` (default: the index's; 0: the catalog's most common) are skipped."""
-        snap = read_vectors(
+        snap = self.read_source(
             self._store, self._model, self._version,
             self._table.dim if dim is None else dim, want, vectors,
         )  # fmt: skip

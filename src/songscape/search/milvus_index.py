@@ -109,6 +109,9 @@ class MilvusIndex:
     """
 
     pushes_down_filters = True
+    #: How rows are read from the catalog; the window rows (issue 20,
+    #: :mod:`~songscape.search.milvus_windows`) swap it and :meth:`row_fields`.
+    read_source = staticmethod(read_vectors)
 
     def __init__(self, store: LibraryStore, model: str, version: str, dim: int | None,
                  uri: str, index_type: str, prefix: str):  # fmt: skip
@@ -188,6 +191,10 @@ class MilvusIndex:
     def catalog_version(self) -> int:
         return self._catalog_version
 
+    def row_fields(self, ids: list[str]) -> dict[str, dict]:
+        """The filter fields of rows ``ids`` (here track ids), by id."""
+        return track_fields(self._store, ids)
+
     # -- the collection ------------------------------------------------------------------
     def _create(self, dim: int) -> None:
         from pymilvus import DataType
@@ -240,9 +247,9 @@ class MilvusIndex:
         """Read ``ids``' vectors and fields from the catalog and upsert them in batches."""
         for start in range(0, len(ids), WRITE_BATCH):
             batch = ids[start:start + WRITE_BATCH]
-            snap = read_vectors(self._store, self._model, self._version, self._dim,
+            snap = self.read_source(self._store, self._model, self._version, self._dim,
                                 set(batch), vectors=True)  # fmt: skip
-            fields = track_fields(self._store, snap.ids)
+            fields = self.row_fields(snap.ids)
             assert snap.vectors is not None
             rows = []
             for tid, vsum, vec in zip(snap.ids, snap.sums.tolist(), snap.vectors, strict=True):
@@ -257,12 +264,12 @@ class MilvusIndex:
     # -- sync / check / rebuild ------------------------------------------------------------
     def _diff(self) -> tuple[list[str], list[str], list[str], int, int]:
         """``(new, changed, gone, catalog_version, n_catalog)`` against the catalog."""
-        snap = read_vectors(self._store, self._model, self._version, self._dim)
+        snap = self.read_source(self._store, self._model, self._version, self._dim)
         if snap.skipped:
             log.warning("%d %s vectors do not have dimension %d and are not indexed",
                         snap.skipped, self._model, snap.dim)  # fmt: skip
         self._dim = self._dim or snap.dim
-        fields = track_fields(self._store, snap.ids)
+        fields = self.row_fields(snap.ids)
         want = {
             tid: fields_checksum(s, fields[tid])
             for tid, s in zip(snap.ids, snap.sums.tolist(), strict=True) if tid in fields
@@ -290,7 +297,7 @@ class MilvusIndex:
             return out | {"n": self._n, "catalog_version": current}
         started = time.perf_counter()
         if self._dim == 0:
-            self._dim = read_vectors(self._store, self._model, self._version, 0).dim
+            self._dim = self.read_source(self._store, self._model, self._version, 0).dim
         stored_dim = self._collection_dim()
         if stored_dim is not None and self._dim and stored_dim != self._dim:
             log.warning("dropping Milvus collection %s: dimension %d, vectors have %d",

@@ -48,9 +48,11 @@ async def identify(
     more). Answers ``{"identified": {"id", "offset_s", "matched_s", "ber"} or null,
     "track": the identified track or null, "similar": [...], "model"}``; ``identified``
     is null when nothing in the library matches (music not in it, noise): the similar
-    tracks are then the only answer. A clip under 3 s, silence or an undecodable body is
-    a 400. A library without fingerprints answers the similar tracks with a ``note``
-    saying why nothing was identified (a 409 when ``k=0``)."""
+    tracks are then the only answer, found by comparing the clip with every track's 10 s
+    windows (``matched_by: "segment"``; each similar track has its ``window``). A clip
+    under 3 s, silence or an undecodable body is a 400. A library without fingerprints
+    answers the similar tracks with a ``note`` saying why nothing was identified (a 409
+    when ``k=0``)."""
     body = await request.body()
     if not body:
         raise ApiError(400, "the request body is empty: send the audio file as the body")
@@ -85,6 +87,8 @@ async def identify(
             if k:
                 result = lib.similar(file=path, k=k, model=name)
                 out["similar"] = [public_track(r) for r in result["results"]]
+                # "segment": compared with 10 s windows (each result says which, issue 20)
+                out["matched_by"] = result["matched_by"]
             return out
 
         with plain_errors_as({LookupError: 404}):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -27,9 +27,13 @@ def similar(
                                        "library's)")] = None,
     other_artists: bool = False,
     half_double: bool = False,
+    by: Annotated[Literal["track", "segment"] | None, Query(
+        description="compare whole tracks (default) or 10 s segments")] = None,
 ) -> dict:  # fmt: skip
     """Nearest tracks by cosine similarity of embeddings, with explanations
-    (shared tags, tempo, key, same artist/album); see docs/search.md."""
+    (shared tags, tempo, key, same artist/album); see docs/search.md. With
+    ``by=segment`` each of the track's 10 s windows is compared with every track's
+    windows, and each result says which ``window`` matched."""
     state.track_row(track_id)
     name, _ = state.check_model(model)
     filters = list(filter or [])
@@ -38,7 +42,7 @@ def similar(
         result = state.call(
             lambda lib: lib.similar(
                 track_id, k=k, model=name, filters=filters,
-                other_artists=other_artists, half_double=half_double,
+                other_artists=other_artists, half_double=half_double, by=by,
             )
         )  # fmt: skip
     result["query"] = public_track(result["query"])
