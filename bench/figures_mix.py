@@ -14,6 +14,14 @@ def _percent(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.0f} %"
 
 
+def _when(r: dict, part: str, label: str) -> str:
+    """When a part of bench/mix.py last ran, and the machine's load then."""
+    m = r.get("measured", {}).get(part)
+    if m is None:
+        return ""
+    return f" {label} measured on {m['date']} at load {m['loadavg_1min']}."
+
+
 def mix_quality(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
     quality = results("mix")["quality"]
     rows = []
@@ -43,7 +51,7 @@ def mix_quality(results: Callable[[str], Any], table: Callable, source: Callable
         "that excursion also outside what each track does heard alone at that moment; "
         "*bass clash*: share of beat-matched "
         "overlap time in which both bass lines sound within 6 dB of each other."
-    )
+    ) + _when(results("mix"), "quality", "These mixes were")
     return table(head, rows) + "\n\n" + text + "\n\n" + source("mix")
 
 
@@ -59,10 +67,14 @@ def mix_speed(results: Callable[[str], Any], table: Callable, source: Callable) 
         rows.append([f"render a {m['minutes']:.0f}-minute mix: peak memory",
                      f"{m['peak_rss_mb']:.0f} MB", "bounded"])  # fmt: skip
     text = (
-        "The 10,000 tracks are synthetic (descriptors, beat grids, energy curves and "
-        "embeddings written into the catalog); the memory rows render the ten Jamendo "
-        "songs repeated, with varispeed. `--parts` re-runs only some parts: the rows of "
-        "the others come from the previous run of `bench/mix.py`."
+        (
+            "The 10,000 tracks are synthetic (descriptors, beat grids, energy curves and "
+            "embeddings written into the catalog); the memory rows render the ten Jamendo "
+            "songs repeated, with varispeed. `--parts` re-runs only some parts: the rows of "
+            "the others come from the previous run of `bench/mix.py`."
+        )
+        + _when(r, "planning", "Planning was")
+        + _when(r, "memory", "Memory was")
     )
     return table(["what", "measured", "goal"], rows) + "\n\n" + text + "\n\n" + source("mix")
 

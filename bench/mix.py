@@ -385,13 +385,20 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = json.loads(previous.read_text())["results"] if previous.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if "planning" in parts:
-            results["planning"] = planning_speed(work)
-            print(json.dumps({"planning": results["planning"]}), flush=True)
-        if "quality" in parts:
-            results["quality"] = quality(lib, work)
-        if "memory" in parts:
-            results["memory"] = memory(args.library, work)
+        measured = results.setdefault("measured", {})  # when and how loaded, per part
+        for part, run in (
+            ("planning", lambda: planning_speed(work)),
+            ("quality", lambda: quality(lib, work)),
+            ("memory", lambda: memory(args.library, work)),
+        ):
+            if part in parts:
+                load_before = os.getloadavg()[0]
+                results[part] = run()
+                measured[part] = {
+                    "date": time.strftime("%Y-%m-%d"),
+                    "loadavg_1min": round((load_before + os.getloadavg()[0]) / 2, 2),
+                }
+                print(json.dumps({part: results[part]}, default=str)[:2000], flush=True)
     write_results("mix", results, machine(threads=1, library=str(args.library)), args.out)
     return 0
 
