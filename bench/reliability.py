@@ -7,9 +7,10 @@
 2. **many clients**: ``--clients`` clients at once, each over its own keep-alive connection,
    ``--requests`` GETs each (lists, one track, similar tracks, map, stats), against the
    same server (requests, errors, retries, p50/p95/max latency, requests/s).
-3. **kill points**: ``tests/library/test_kill_points.py`` with ``--kill-points`` SIGKILLs
-   per command (index sync, recommendation precompute, map cache), each followed by
-   ``songscape check``; collects the rounds each test reports.
+3. **kill points**: ``tests/library/test_kill_points.py`` and
+   ``tests/training/test_train_kill_points.py`` with ``--kill-points`` SIGKILLs per
+   command (index sync, recommendation precompute, map cache, ``train``), each followed
+   by its checks; collects the rounds each test reports.
 
 Result (``bench/results/reliability.json``): ``results.during_ingest``, ``results.load``
 (one row per client count), ``results.kill_points`` (one row per command) and
@@ -75,7 +76,7 @@ def kill_points(n: int) -> tuple[list[dict], bool, str]:
     env = {**os.environ, "SONGSCAPE_KILL_POINTS": str(n)}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-s", "-n", "0", "-p", "no:cacheprovider",
-         "tests/library/test_kill_points.py"],
+         "tests/library/test_kill_points.py", "tests/training/test_train_kill_points.py"],
         cwd=REPO, env=env, capture_output=True, text=True,
     )  # fmt: skip
     found = (re.search(r"KILL-ROUNDS (\{.*\})\s*$", line) for line in run.stdout.splitlines())

@@ -17,7 +17,7 @@ from songscape.errors import MissingExtraError
 
 #: Extra -> the third-party modules it provides.
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "server": ("fastapi", "uvicorn", "umap", "plotly", "sklearn"),
+    "server": ("fastapi", "uvicorn", "umap", "plotly", "sklearn", "limits"),
     "train": ("sklearn",),
     "recommend": ("implicit", "gensim", "sklearn"),
     "scale": ("redis", "pymilvus", "ray"),

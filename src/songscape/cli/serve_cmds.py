@@ -9,9 +9,11 @@ import socket
 import sys
 
 from songscape.cli.errors import EXIT_OK
-from songscape.cli.options import AddCommand, non_negative_int, require_extra
+from songscape.cli.options import AddCommand, non_negative_int, number, require_extra
 from songscape.errors import CommandError, LibraryError, UsageError
 
+#: Seconds an idle kept-alive connection stays open (uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE_S = 5.0
 #: Hosts that only this machine can reach (anything else gets a warning).
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -59,6 +61,17 @@ def auth_token(args: argparse.Namespace) -> str | None:
     return secrets.token_urlsafe(24)
 
 
+def rate_limits(args: argparse.Namespace):
+    """The per-client limits (:class:`~songscape.server.rate_limits.RateLimits`, or None):
+    ``--rate-limit``/``--write-limit``, else the defaults when not bound to loopback."""
+    from songscape.server.rate_limits import DEFAULT_COMPUTE, DEFAULT_WRITE, RateLimits
+
+    exposed = args.host not in LOOPBACK
+    compute = args.rate_limit or (DEFAULT_COMPUTE if exposed else None)
+    write = args.write_limit or (DEFAULT_WRITE if exposed else None)
+    return RateLimits.from_text(compute, write)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the web app of the library until Ctrl-C."""
     require_extra("server", "songscape serve")  # before the server's own imports need them
@@ -67,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from songscape.server.app import create_app
 
     token = auth_token(args)
+    limits = rate_limits(args)
     sock = listen(args.host, args.port)
     port = sock.getsockname()[1]
     try:
@@ -77,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}/"
     app.state.auth_token = token
+    app.state.rate_limits = limits
     if app.state.auth_token:  # the page's link carries the token once, then a cookie does
         url += f"?token={app.state.auth_token}"
     print(f"songscape: serving {app.state.songscape.worker.root} at {url}  (API docs: "
@@ -87,6 +102,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     elif args.host not in LOOPBACK:
         print("songscape: warning: not bound to loopback and --no-auth — anyone who can reach "
               "this port can browse the library and play its audio", file=sys.stderr)  # fmt: skip
+    if limits is not None:
+        print(f"songscape: rate limits per client: {limits.describe()}", file=sys.stderr)
     if not args.no_browser and (
         sys.platform in ("darwin", "win32")
         or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -95,7 +112,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         import webbrowser
 
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_keep_alive=args.keep_alive)  # fmt: skip
     uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
 
@@ -112,6 +130,18 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--token", metavar="TOKEN",
                    help="require this token on every request (default when --host is not "
                    "loopback: a random one, printed in the URL)")  # fmt: skip
+    p.add_argument("--rate-limit", metavar="RATE",
+                   help="most requests per client on routes that compute (map, search, "
+                   "similar, path, recommend, identify, sing), e.g. 120/minute, or off "
+                   "(default beyond loopback: 120/minute; on loopback: off)")  # fmt: skip
+    p.add_argument("--write-limit", metavar="RATE",
+                   help="most requests per client on routes that write (playlists, mixes), "
+                   "e.g. 30/minute, or off (default beyond loopback: 30/minute; on "
+                   "loopback: off)")  # fmt: skip
+    p.add_argument("--keep-alive", type=number(float, 0.1, "must be at least 0.1 s"),
+                   default=KEEP_ALIVE_S, metavar="SECONDS",
+                   help="close a kept-alive connection idle this long (default "
+                   f"{KEEP_ALIVE_S:g} s)")  # fmt: skip
     p.add_argument("--no-auth", action="store_true",
                    help="serve beyond loopback without a token (anyone who can reach the port "
                    "can use it)")  # fmt: skip

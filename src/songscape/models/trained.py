@@ -84,6 +84,8 @@ def sha1_file(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``.<name>.<pid>.tmp``, fsync it, rename it to ``path`` and fsync
+    the folder: a crash (or SIGKILL) leaves the old file or the new one, never part of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
@@ -91,10 +93,36 @@ def write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename or removal in ``folder`` durable (no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory: the rename itself is atomic
+    finally:
+        os.close(fd)
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether a file name is one of :func:`write_atomic`'s temporary names (a leftover of a
+    killed writer when no writer runs)."""
+    return name.startswith(".") and name.endswith(".tmp")
 
 
 def save_checkpoint(folder: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """Write ``model.pt`` then ``model.json`` (atomically); returns the metadata."""
+    """Write ``model.pt`` then ``model.json`` (each atomically); returns the metadata.
+
+    ``model.json`` is the registry's record of the model, so an older one is removed
+    first: until the new one is written the folder holds no registered model, and a
+    ``model.json`` never describes another ``model.pt`` than the one beside it.
+    """
     import io
 
     import torch
@@ -102,6 +130,7 @@ def save_checkpoint(folder: Path, checkpoint: dict[str, Any]) -> dict[str, Any]:
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     data = buffer.getvalue()
+    (folder / METADATA).unlink(missing_ok=True)
     write_atomic(folder / CHECKPOINT, data)
     meta = {k: v for k, v in checkpoint.items() if not k.endswith("_state")}
     meta["checkpoint_sha1"] = hashlib.sha1(data).hexdigest()
@@ -182,9 +211,9 @@ def register_trained_models(path: str | os.PathLike[str] | None = None) -> list[
         return []
     names = []
     builtins = set(registered_names()) - set(_TRAINED)
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not (folder / METADATA).exists() and not (folder / CHECKPOINT).exists():
-            continue  # cache/, or a model still in its first epoch
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name[0] != "."):
+        if not (folder / METADATA).exists():
+            continue  # cache/, a model still training, or one whose save was cut short
         try:
             meta = read_metadata(folder)
             if meta["name"] != folder.name:

@@ -31,6 +31,7 @@ from songscape.search.text_query import get_text_encoder
 from songscape.server.contract import install_contract
 from songscape.server.deps import ServerState, Settings
 from songscape.server.errors import install_error_handlers
+from songscape.server.rate_limits import install_rate_limits
 from songscape.server.routers import audio, maps, page, recommend, search, stats, tracks
 from songscape.server.routers import identify as identify_routes
 from songscape.server.routers import mixes as mix_routes
@@ -88,6 +89,7 @@ def create_app(
     )
     app.state.songscape = state
     install_error_handlers(app)
+    install_rate_limits(app)  # per-client limits (off unless `serve` sets them)
     install_contract(app)  # errors in OpenAPI, HEAD, headers, gzip, offline docs, auth
     # The order of the routes is the order of /openapi.json.
     app.include_router(page.router)

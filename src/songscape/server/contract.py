@@ -77,6 +77,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Not found (unknown track, user, item or file)",
     "413": "Request body too large",
     "422": "A parameter is missing or invalid",
+    "429": "Too many requests from this client (see Retry-After); only when rate limits are on",
     "503": "The catalog is busy with a long write; try again shortly",
 }
 
@@ -91,13 +92,16 @@ def docs_assets_dir() -> Path | None:
     return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
-def declare_errors(schema: dict[str, Any], auth: bool) -> dict[str, Any]:
+def declare_errors(
+    schema: dict[str, Any], auth: bool, limited: Callable[[str, str], bool] | None = None
+) -> dict[str, Any]:
     """Add the error responses of :data:`ERROR_DESCRIPTIONS` to each operation of an
-    OpenAPI document (in place; returns it)."""
+    OpenAPI document (in place; returns it). ``limited(METHOD, path)``: whether an
+    operation is rate-limited (429)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
     ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    for item in schema.get("paths", {}).values():
+    for path, item in schema.get("paths", {}).items():
         for method, op in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
@@ -109,6 +113,8 @@ def declare_errors(schema: dict[str, Any], auth: bool) -> dict[str, Any]:
                 codes.append("413")
             if auth:
                 codes.append("401")
+            if limited is not None and limited(method.upper(), path):
+                codes.append("429")
             responses = op.setdefault("responses", {})
             for code in codes:
                 entry = responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
@@ -299,7 +305,9 @@ def install_contract(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version,
                                  description=app.description, routes=app.routes)  # fmt: skip
-            app.openapi_schema = declare_errors(schema, auth=bool(app.state.auth_token))
+            limits = getattr(app.state, "rate_limits", None)
+            app.openapi_schema = declare_errors(schema, auth=bool(app.state.auth_token),
+                                                limited=limits and limits.applies)  # fmt: skip
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,7 @@
 ``last.pt`` (:func:`save_last` / :func:`load_last`) holds everything ``--resume`` needs:
 the live weights and optimiser state, the best epoch's weights, the metric history,
 the epochs without improvement, the seconds spent and both RNG states. It is written to
-a temporary name and renamed, so an interrupted run always leaves a whole one.
+a temporary name, synced and renamed, so an interrupted run always leaves a whole one.
 
 :func:`model_checkpoint` assembles the dict that
 :func:`songscape.models.trained.save_checkpoint` writes as ``model.pt`` (and, minus the
@@ -13,6 +13,7 @@ weights, ``model.json``).
 from __future__ import annotations
 
 import copy
+import io
 import json
 import math
 import os
@@ -175,7 +176,7 @@ def save_last(
     elapsed_s : float
         Seconds of training so far, earlier parts of a resumed run included.
     """
-    tmp = path.with_name(path.name + ".tmp")
+    buffer = io.BytesIO()
     torch.save({
         "config": jsonable(asdict(config)), "split": split, "epoch": state.epoch,
         "module_state": module.state_dict(), "optimizer_state": optimizer.state_dict(),
@@ -184,8 +185,8 @@ def save_last(
         "elapsed_s": elapsed_s,
         "numpy_rng": json.dumps(rng.bit_generator.state),
         "torch_rng": torch.get_rng_state(),
-    }, tmp)  # fmt: skip
-    os.replace(tmp, path)
+    }, buffer)  # fmt: skip
+    trained.write_atomic(path, buffer.getvalue())  # temp file, fsync, rename
 
 
 def load_last(

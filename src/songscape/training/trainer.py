@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
 import time
@@ -77,6 +78,8 @@ from songscape.training.sources import open_source
 # bench/train.py and the tests: the trainer is the one module they need to know.
 __all__ = ["TrainConfig", "TrainResult", "TrainingError", "hardware_string", "train"]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class TrainResult:
@@ -101,20 +104,52 @@ class TrainResult:
         })  # fmt: skip
 
 
-def _prepare_folder(root: Path, name: str, resume: bool, overwrite: bool) -> Path:
-    """The model's folder, emptied for a new run; checked to hold ``last.pt`` to resume."""
+def _remove_leftovers(root: Path, name: str) -> None:
+    """Remove what killed runs of ``name`` left: temporary files in its folder and folders
+    set aside by an ``--overwrite`` (``.<name>.replaced-<pid>``)."""
+    for old in root.glob(f".{name}.replaced-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    folder = root / name
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if trained.is_temp_name(path.name) or path.name == trained.LAST + ".tmp":
+                path.unlink(missing_ok=True)
+
+
+def _prepare_folder(root: Path, name: str, resume: bool, overwrite: bool) -> tuple[Path, bool]:
+    """The model's folder, emptied for a new run, and whether ``last.pt`` is resumed.
+
+    ``--resume`` with no ``last.pt`` (a run killed in its first epoch, or never started)
+    starts from the beginning, unless the folder holds a finished model, which it would
+    replace. ``--overwrite`` first renames the old folder aside (one atomic step: a kill
+    never leaves half of the old model registered), then deletes it.
+    """
+    _remove_leftovers(root, name)
     folder = root / name
     if resume:
-        if not (folder / trained.LAST).is_file():
-            raise TrainingError(f"--resume: no {trained.LAST} in {folder}")
-    elif folder.exists() and any(folder.iterdir()):
-        if not overwrite:
+        if (folder / trained.LAST).is_file():
+            return folder, True
+        if (folder / trained.METADATA).is_file():
+            raise TrainingError(f"--resume: no {trained.LAST} in {folder} (the finished "
+                                "model there cannot be continued: use --overwrite)")  # fmt: skip
+        log.info("--resume: nothing to resume in %s: training from the first epoch", folder)
+    if folder.exists() and any(folder.iterdir()):
+        if not (overwrite or resume):
             raise TrainingError(
                 f"model {name!r} already exists in {root}: use --overwrite to replace it "
                 "or --resume to continue training it"
             )
-        shutil.rmtree(folder)
-    return folder
+        aside = root / f".{name}.replaced-{os.getpid()}"
+        os.replace(folder, aside)
+        trained.fsync_folder(root)
+        shutil.rmtree(aside)
+    return folder, False
+
+
+def _write_metrics(folder: Path, state: RunState) -> None:
+    """``metrics.jsonl``: one line per finished epoch of ``state`` (rewritten atomically)."""
+    text = "".join(json.dumps(h) + "\n" for h in state.history)
+    trained.write_atomic(folder / trained.METRICS, text.encode())
 
 
 def train(
@@ -160,7 +195,7 @@ def train(
     except ValueError as err:
         raise TrainingError(str(err)) from err
     root = trained.models_dir(models_dir)
-    folder = _prepare_folder(root, name, resume, overwrite)
+    folder, resume = _prepare_folder(root, name, resume, overwrite)
     if config.supervised and not data.labelled:
         raise TrainingError(f"task {config.task} needs labels (--labels CSV)")
     if config.supervised and data.multilabel != config.multilabel:
@@ -208,6 +243,8 @@ def train(
     # a resumed run that had stopped early has nothing left to do
     start_epoch = state.epoch + 1 if state.bad_epochs < config.patience else config.epochs + 1
     folder.mkdir(parents=True, exist_ok=True)
+    if resume:  # the log may hold an epoch that last.pt does not (a kill between them)
+        _write_metrics(folder, state)
 
     stopped_early = False
     for epoch in range(start_epoch, config.epochs + 1):
@@ -219,10 +256,9 @@ def train(
             metrics.update(validate(config, net, moco, source, targets, valid_idx, device,
                                     policy, progress))  # fmt: skip
         state.record(metrics, net, time.perf_counter() - t0)
-        with open(folder / trained.METRICS, "a") as fh:
-            fh.write(json.dumps(state.history[-1]) + "\n")
         save_last(folder / trained.LAST, config, split, state, module, optimizer, rng,
                   state.elapsed_s + time.perf_counter() - started)  # fmt: skip
+        _write_metrics(folder, state)  # after last.pt: the log never gets ahead of it
         if progress is not None and hasattr(progress, "epoch_done"):
             progress.epoch_done(state.history[-1])
         if state.bad_epochs >= config.patience:
