@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from songscape.cli import main
+from tests.built_once import built_once, copy_library
 from tests.helpers import gtzan_clips, make_bad_files, shared_data
 
 TRACK_KEYS = {"id", "path", "title", "artist", "album", "genre", "duration_s", "tempo_bpm",
@@ -25,16 +30,29 @@ def run_json(capsys, *argv: str):
     return code, json.loads(out)
 
 
-@pytest.fixture
-def library(tmp_path, music_folder, capsys):
-    """A library with 4 real clips and 6 bad files, ingested through the CLI."""
-    make_bad_files(music_folder / "bad", gtzan_clips(1)[0])
-    lib = str(tmp_path / "lib")
-    code, report = run_json(capsys, "--library", lib, "ingest", str(music_folder), "--json",
-                            "--workers", "1")  # fmt: skip
+def _ingest_cli_library(folder: Path) -> None:
+    """4 real clips (as ``music_folder``) and 6 bad files, ingested through the CLI."""
+    music = folder / "music"
+    for clip in gtzan_clips(4):
+        dest = music / clip.parent.name / clip.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(clip, dest)
+    make_bad_files(music / "bad", gtzan_clips(1)[0])
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["--library", str(folder / "lib"), "ingest", str(music), "--json",
+                     "--workers", "1"])  # fmt: skip
     assert code == 0
+    report = json.loads(out.getvalue())
     assert (report["added"], report["failed"]) == (4, 6)
-    return lib
+
+
+@pytest.fixture
+def library(tmp_path, tmp_path_factory, worker_id):
+    """A private copy of a library with 4 real clips and 6 bad files, ingested through the
+    CLI once per test run (tests/built_once.py); the music files are shared, read only."""
+    built = built_once(tmp_path_factory, worker_id, "cli-library", _ingest_cli_library)
+    return str(copy_library(built / "lib", tmp_path / "lib"))
 
 
 def test_tracks_json_contract(library, capsys):

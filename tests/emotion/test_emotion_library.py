@@ -17,6 +17,7 @@ from songscape.models.emotion_space import GEMS
 from songscape.search.emotion_map import valence_arousal_layout
 from songscape.server.payloads import point_fields
 from songscape.training.emotion import fit_head
+from tests.built_once import built_once, copy_library
 from tests.helpers import gtzan_clips
 from tests.training.test_emotion import synthetic
 
@@ -27,18 +28,26 @@ FRENCH = ("Je marche seul dans la rue, la pluie tombe sur mon coeur\n"
           "Tu es partie et je ne sais plus quoi faire de ma vie")  # fmt: skip
 
 
-@pytest.fixture
-def library(tmp_path: Path, models_env):
-    music = tmp_path / "music"
+def _ingest_songs(folder: Path) -> None:
+    """Two real clips, one with an English lyrics sidecar and one with a junk .lrc."""
+    music = folder / "music"
     music.mkdir()
     clips = gtzan_clips(2)
     for i, clip in enumerate(clips):
         shutil.copy2(clip, music / f"song{i}.ogg")
     (music / "song0.txt").write_text(HAPPY)  # a sidecar with English lyrics
     (music / "song1.lrc").write_bytes(b"\x00\x01\x02\x03ID3\x00\x00\x05\x06\x07\x08junk")
-    with Library(tmp_path / "lib", create=True) as lib:
+    with Library(folder / "lib", create=True) as lib:  # no trained heads: zero-shot
         lib.ingest([music], INLINE)
-        yield lib, music
+
+
+@pytest.fixture
+def library(tmp_path: Path, tmp_path_factory, worker_id, models_env):
+    """A private copy of the songs' library, ingested once per test run (the music files
+    are shared, read only)."""
+    built = built_once(tmp_path_factory, worker_id, "emotion-songs", _ingest_songs)
+    with Library(copy_library(built / "lib", tmp_path / "lib")) as lib:
+        yield lib, built / "music"
 
 
 def test_ingest_stores_emotion_and_every_view_shows_it(library, tmp_path):

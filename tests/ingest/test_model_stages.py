@@ -16,6 +16,7 @@ from songscape.models.registry import (
     load_model,
     register_model,
 )
+from tests.built_once import copy_library, four_clips_ingested
 from tests.helpers import gtzan_clips
 
 INLINE = IngestOptions(workers=1)
@@ -30,9 +31,17 @@ def _stage_times(lib: Library, stage: str) -> dict[str, float]:
     }
 
 
-def test_vectors_and_tags_equal_a_direct_model_run(tmp_path, music_folder):
-    with Library(tmp_path / "lib", create=True) as lib:
-        lib.ingest([music_folder], INLINE)
+@pytest.fixture
+def ingested(tmp_path, tmp_path_factory, worker_id):
+    """A private copy of the 4 clips of ``music_folder`` ingested with INLINE (built once
+    per test run); the music files are shared, read only."""
+    built = four_clips_ingested(tmp_path_factory, worker_id)
+    return copy_library(built / "lib", tmp_path / "lib"), built / "music"
+
+
+def test_vectors_and_tags_equal_a_direct_model_run(ingested):
+    lib_dir, _ = ingested
+    with Library(lib_dir) as lib:
         emb = lib.embeddings()
         assert emb["model"] == "musicnn-msd" and emb["version"] == get_spec("musicnn-msd").version
         assert emb["vectors"].shape == (4, 200) and emb["vectors"].dtype == np.float32
@@ -56,9 +65,9 @@ def test_vectors_and_tags_equal_a_direct_model_run(tmp_path, music_folder):
         assert taggram.shape[1] == 50 and taggram.shape[0] >= 4  # 15-20 s clips, 3 s patches
 
 
-def test_adding_a_model_embeds_only_what_is_missing(tmp_path, music_folder):
-    with Library(tmp_path / "lib", create=True) as lib:
-        lib.ingest([music_folder], INLINE)
+def test_adding_a_model_embeds_only_what_is_missing(ingested):
+    lib_dir, music_folder = ingested
+    with Library(lib_dir) as lib:
         before = lib.embeddings()["vectors"].copy()
         tag_runs = _stage_times(lib, "tag:musicnn-msd")
         descriptor_runs = _stage_times(lib, "descriptors")

@@ -22,6 +22,7 @@ from songscape.catalog.store import LibraryStore  # noqa: E402
 from songscape.errors import LibraryError  # noqa: E402
 from songscape.ingest.pipeline import IngestOptions  # noqa: E402
 from songscape.library.library import Library  # noqa: E402
+from tests.built_once import copy_library, four_clips_ingested  # noqa: E402
 from tests.engines import ray_cluster  # noqa: E402
 from tests.helpers import gtzan_clips  # noqa: E402
 
@@ -92,9 +93,13 @@ class _KillOneWorker:
             self.killed.append(pids[0])
 
 
-def test_ray_ingest_equals_local_even_with_a_killed_worker(tmp_path, music, ray_address):
-    with Library(tmp_path / "local", create=True) as lib:
-        lib.ingest([music], IngestOptions(workers=1))
+def test_ray_ingest_equals_local_even_with_a_killed_worker(
+    tmp_path, tmp_path_factory, worker_id, music, ray_address
+):
+    # The local engine's library of the same 4 clips, ingested once per test run (the
+    # track ids follow the content, so the copy in ``music`` gets the same ones).
+    local_dir = four_clips_ingested(tmp_path_factory, worker_id) / "lib"
+    with Library(copy_library(local_dir, tmp_path / "local")) as lib:
         local = _snapshot(lib)
     progress = _KillOneWorker()
     with Library(tmp_path / "ray", create=True) as lib:

@@ -24,11 +24,7 @@ installs it) or Playwright is missing.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -38,6 +34,7 @@ import soundfile as sf
 
 from songscape.ingest.pipeline import IngestOptions
 from songscape.library.library import Library
+from tests.engines import songscape_serve
 from tests.helpers import REPO_ROOT, gtzan_clips, shared_data
 
 pytestmark = pytest.mark.slow
@@ -106,32 +103,8 @@ def library_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 @pytest.fixture(scope="module")
 def server(library_dir):
     lib, n = library_dir
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "songscape.cli", "--library", str(lib), "serve", "--port", "0",
-         "--no-browser"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    url = None
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline and url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
-        if m:
-            url = m.group(1)
-    if url is None:
-        proc.kill()
-        pytest.fail("the server did not start:\n" + "".join(lines))
-    yield url, n
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with songscape_serve(lib) as served:
+        yield served.url, n
 
 
 @pytest.fixture(scope="module")
