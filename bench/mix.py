@@ -23,7 +23,8 @@ Real music: a library of ``jamendolyrics_subset10`` (10 full songs, 28 min; buil
   seed over a 10,000-track synthetic catalog (beat grids and energy curves stored for
   every track) and ordering 12 tracks exactly.
 * ``memory``: peak RSS of a fresh process rendering a 10-minute and a 60-minute mix (the
-  songs repeated; varispeed, so the figure is the renderer's own).
+  songs repeated, the longest first so that both hold it — one segment is in memory at a
+  time, so the longest sets the peak; varispeed, so the figure is the renderer's own).
 
 Usage: ``python bench/mix.py [--library DIR] [--parts planning,quality,memory]
 [--out PATH]`` (parts not run keep their previous results).
@@ -333,10 +334,12 @@ lib = Library(sys.argv[1])
 ids = [t["id"] for t in lib.tracks(status="ok")]
 minutes, total = float(sys.argv[3]), 0.0
 plan = lib.plan_mix(ids, options=MixOptions(segments="full", reorder=False, warp="varispeed"))
-order = [s.track.track_id for s in plan.segments]
+# longest song first: the peak is set by the longest segment in memory, so both mixes
+# must hold it for the comparison to show whether the length of the mix matters
+songs = sorted(plan.segments, key=lambda s: -s.duration_s)
 seq = []
 while total < minutes * 60:
-    for s in plan.segments:
+    for s in songs:
         seq.append(s.track.track_id); total += s.duration_s - 6
         if total >= minutes * 60: break
 plan = lib.plan_mix(seq, options=MixOptions(segments="full", reorder=False, warp="varispeed"))
