@@ -693,16 +693,23 @@ def _scale_rows(section: str) -> list[dict]:
     return [r for r in results("scale") if r["section"] == section]
 
 
+def _scale_run(r: dict) -> str:
+    """When a row of scale.json was measured and the 1-minute load then (its own ``run``)."""
+    run = r.get("run")
+    return f"{run['date']} ({run['loadavg_1min']:.0f})" if run else ""
+
+
 def scale_vectors() -> str:
     out = []
     for r in _scale_rows("vectors"):
-        out.append([f"{r['engine']} {r['index']}", f"{r['n']:,} × {r['dim']}",
+        queries = f" ({r['queries']} queries)" if "queries" in r else ""
+        out.append([f"{r['engine']} {r['index']}", f"{r['n']:,} × {r['dim']}{queries}",
                     seconds(r["build_s"]), f"{r['memory_mb']:.0f} MB", f3(r["recall_at_10"]),
                     num(r["qps"]), f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
                     f"{f3(r['filtered_recall_at_10'])} ({r['filter_fraction']:.0%} pass)",
-                    num(r["filtered_qps"])])  # fmt: skip
+                    num(r["filtered_qps"]), _scale_run(r)])  # fmt: skip
     head = ["index", "vectors", "build", "memory", "recall@10", "queries/s",
-            "p50 / p99 ms", "filtered recall@10", "filtered queries/s"]  # fmt: skip
+            "p50 / p99 ms", "filtered recall@10", "filtered queries/s", "run (load)"]  # fmt: skip
     note = ("Memory: faiss, the serialised index; Milvus Lite (in process), what the process "
             "gained while the collection was built, loaded and queried. One query per call, "
             "one thread.")
@@ -715,15 +722,16 @@ def scale_redis() -> str:
         out.append([f"{r['users']:,} × top-{r['k']}", seconds(r["write_s"]),
                     f"{r['lists_per_s']:,}", f"{r['mb_per_s']:.1f} MB/s",
                     f"{r['used_memory_mb']:.0f} MB ({r['bytes_per_list']:,} B/list)",
-                    f"{r['read_p50_ms']:.2f} / {r['read_p99_ms']:.2f}"])  # fmt: skip
-        if r["users"] < 1_000_000:  # linear in the number of lists (one HSET each)
+                    f"{r['read_p50_ms']:.2f} / {r['read_p99_ms']:.2f}", _scale_run(r)])  # fmt: skip
+        measured_1m = any(x["users"] >= 1_000_000 for x in _scale_rows("redis"))
+        if r["users"] < 1_000_000 and not measured_1m:  # linear in the number of lists
             scale = 1_000_000 / r["users"]
             out.append([f"1,000,000 × top-{r['k']} (extrapolated ×{scale:.0f}, not run)",
                         seconds(r["write_s"] * scale), f"{r['lists_per_s']:,}",
                         f"{r['mb_per_s']:.1f} MB/s",
-                        f"{r['used_memory_mb'] * scale / 1024:.1f} GB", "—"])  # fmt: skip
+                        f"{r['used_memory_mb'] * scale / 1024:.1f} GB", "—", ""])  # fmt: skip
     head = ["lists", "write (pipelined, versioned, swap)", "lists/s", "payload",
-            "Redis memory", "read p50 / p99 ms (loopback)"]  # fmt: skip
+            "Redis memory", "read p50 / p99 ms (loopback)", "run (load)"]  # fmt: skip
     return table(head, out) + "\n\n" + source("scale")
 
 

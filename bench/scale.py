@@ -13,6 +13,7 @@ Sections (``--sections``, default all three):
   and p50/p99 ms (one query per call, one thread),
   and the same for a filtered search (tempo 90..102, ~10 % of the rows: faiss searches
   with an ``IDSelectorBatch``; Milvus evaluates ``tempo >= 90 and tempo <= 102``).
+  ``--n-queries`` (default 200) of the held-out queries are used.
 * ``redis``: ``--n-users`` synthetic users × top-50 lists (16-hex-digit item ids,
   descending scores) written by :class:`songscape.recommend.redis_lists.RedisLists`
   into a private redis-server on loopback (pipelined, versioned, swapped): lists/s, MB/s,
@@ -23,12 +24,25 @@ Sections (``--sections``, default all three):
   here), full pipeline with the default models: files/s and audio seconds per wall second.
   Ray's cluster start-up is reported apart (``ray_start_s``), not in the ingest times.
 
-Each row prints one JSON line; the file ``bench/results/scale.json`` (``--out``) holds them
-with the run's conditions. On a 2-core machine the 1M-vector and 1M-user sizes take long;
-the defaults measure 100k vectors and 200k users, and docs/scale.md extrapolates (saying so).
+Each row prints one JSON line and carries its own ``run`` (date, load, the command); the
+file ``bench/results/scale.json`` (``--out``) holds them. A run replaces only the rows it
+measures again (same section and size, same engine and index) and keeps the others, so
+sizes and sections can be measured one at a time on a shared machine, e.g. the 1M rows::
+
+    nice -n 10 python bench/scale.py --sections redis --n-users 1000000
+    nice -n 10 python bench/scale.py --sections vectors --n-vectors 1000000 --milvus-indexes
+    nice -n 10 python bench/scale.py --sections vectors --n-vectors 1000000 \
+        --faiss-indexes --milvus-indexes IVF_FLAT --n-queries 100
+
+``--faiss-indexes`` picks the faiss rows (``hnsw``: songscape's defaults; ``ivf``:
+``IVF1024,Flat`` with nprobe 32, Milvus' IVF_FLAT parameters, trained on 64k rows);
+``--milvus-indexes`` the Milvus Lite ones (``FLAT``, ``HNSW``, ``IVF_FLAT`` with the build
+and search parameters of :mod:`songscape.search.milvus_index`); an empty list skips that
+engine. ``--merge FILE ...`` folds part files written with ``--out`` into the results.
 
 Usage: ``python bench/scale.py [--sections vectors redis ingest] [--n-vectors N]
-[--n-users N] [--ingest-limit N] [--out PATH]``
+[--n-users N] [--n-queries Q] [--faiss-indexes hnsw ivf] [--milvus-indexes FLAT HNSW
+IVF_FLAT] [--ingest-limit N] [--out PATH] [--merge FILE ...]``
 """
 
 from __future__ import annotations
@@ -47,6 +61,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from record import machine, write_results
 
@@ -103,56 +118,99 @@ def _recall(found: list[list[int]], truth: list[list[int]], k: int = 10) -> floa
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((100, DIM)).astype(np.float32)
-    x = centres[rng.integers(100, size=n + 200)] + 0.7 * rng.standard_normal(
-        (n + 200, DIM)).astype(np.float32)  # fmt: skip
+    x = np.empty((n + 200, DIM), np.float32)
+    for s in range(0, n + 200, 100_000):  # in blocks: 1M rows stay at 0.8 GB
+        e = min(n + 200, s + 100_000)
+        x[s:e] = centres[rng.integers(100, size=e - s)] + 0.7 * rng.standard_normal(
+            (e - s, DIM), dtype=np.float32)  # fmt: skip
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     tempo = rng.uniform(60, 180, n).astype(np.float64)
     return x[:n], x[n:], tempo
 
 
-def bench_vectors(n: int) -> None:
+def _faiss_row(base: dict, label: str, index, build: float, queries: np.ndarray,
+               truth: list, truth_f: list, ok: np.ndarray, params) -> None:
     import faiss
-    from pymilvus import DataType, MilvusClient
 
-    from songscape.search.index_params import IndexParams
-
-    faiss.omp_set_num_threads(1)
-    x, queries, tempo = _data(n)
-    exact = faiss.IndexFlatIP(DIM)
-    exact.add(x)
-    truth = [list(exact.search(q[None], 10)[1][0]) for q in queries]
-    ok = np.flatnonzero((tempo >= TEMPO_RANGE[0]) & (tempo <= TEMPO_RANGE[1]))
-    sub = faiss.IndexFlatIP(DIM)
-    sub.add(x[ok])
-    truth_f = [list(ok[sub.search(q[None], 10)[1][0]]) for q in queries]
-    base = {"section": "vectors", "n": n, "dim": DIM, "filter_fraction": round(len(ok) / n, 4)}
-
-    # faiss HNSW with songscape's defaults
-    p = IndexParams()
-    t = time.perf_counter()
-    hnsw = faiss.IndexHNSWFlat(DIM, p.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = p.hnsw_ef_construction
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
-    hnsw.add(x)
-    faiss.omp_set_num_threads(1)
-    build = time.perf_counter() - t
-    hnsw.hnsw.efSearch = p.hnsw_ef_search
-    found, speed = _latencies(lambda q: list(hnsw.search(q[None], 10)[1][0]), queries)
-    sel = faiss.IDSelectorBatch(ok.astype(np.int64))
-    params = faiss.SearchParametersHNSW(sel=sel, efSearch=p.hnsw_ef_search)
+    found, speed = _latencies(lambda q: list(index.search(q[None], 10)[1][0]), queries)
     found_f, speed_f = _latencies(
-        lambda q: list(hnsw.search(q[None], 10, params=params)[1][0]), queries)
-    _emit(base | {"engine": "faiss", "index": f"HNSW M={p.hnsw_m} efC={p.hnsw_ef_construction}"
-                  f" ef={p.hnsw_ef_search}", "build_s": round(build, 2),
-                  "memory_mb": round(len(faiss.serialize_index(hnsw)) / 2**20, 1),
+        lambda q: list(index.search(q[None], 10, params=params)[1][0]), queries)
+    _emit(base | {"engine": "faiss", "index": label, "build_s": round(build, 2),
+                  "memory_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
                   "recall_at_10": _recall(found, truth), **speed,
                   "filtered_recall_at_10": _recall(found_f, truth_f),
                   **{f"filtered_{k}": v for k, v in speed_f.items()}})  # fmt: skip
 
-    for index_type, build_params, search_params in (
-        ("FLAT", {}, {}),
-        ("HNSW", {"M": 32, "efConstruction": 200}, {"ef": 128}),
-    ):
+
+def bench_vectors(n: int, n_queries: int = 200, faiss_indexes: tuple[str, ...] = ("hnsw",),
+                  milvus_indexes: tuple[str, ...] = ("FLAT", "HNSW")) -> None:  # fmt: skip
+    import faiss
+
+    from songscape.search.index_params import IndexParams
+    from songscape.search.milvus_index import BUILD_PARAMS, SEARCH_PARAMS
+
+    faiss.omp_set_num_threads(1)
+    x, queries, tempo = _data(n)
+    queries = queries[:n_queries]
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    exact = faiss.IndexFlatIP(DIM)
+    exact.add(x)
+    truth = [list(row) for row in exact.search(queries, 10)[1]]
+    del exact
+    ok = np.flatnonzero((tempo >= TEMPO_RANGE[0]) & (tempo <= TEMPO_RANGE[1]))
+    sub = faiss.IndexFlatIP(DIM)
+    sub.add(x[ok])
+    truth_f = [list(ok[row]) for row in sub.search(queries, 10)[1]]
+    del sub
+    faiss.omp_set_num_threads(1)
+    base = {"section": "vectors", "n": n, "dim": DIM, "queries": len(queries),
+            "filter_fraction": round(len(ok) / n, 4)}  # fmt: skip
+    sel = faiss.IDSelectorBatch(ok.astype(np.int64))
+
+    if "hnsw" in faiss_indexes:  # songscape's defaults
+        p = IndexParams()
+        t = time.perf_counter()
+        hnsw = faiss.IndexHNSWFlat(DIM, p.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = p.hnsw_ef_construction
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        hnsw.add(x)
+        faiss.omp_set_num_threads(1)
+        build = time.perf_counter() - t
+        hnsw.hnsw.efSearch = p.hnsw_ef_search
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=p.hnsw_ef_search)
+        _faiss_row(base, f"HNSW M={p.hnsw_m} efC={p.hnsw_ef_construction} "
+                   f"ef={p.hnsw_ef_search}", hnsw, build, queries, truth, truth_f, ok,
+                   params)  # fmt: skip
+        del hnsw
+    if "ivf" in faiss_indexes:  # Milvus' IVF_FLAT parameters, for a like-for-like row
+        nlist, nprobe = BUILD_PARAMS["IVF_FLAT"]["nlist"], SEARCH_PARAMS["IVF_FLAT"]["nprobe"]
+        t = time.perf_counter()
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, nlist, faiss.METRIC_INNER_PRODUCT)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        train = x[np.random.default_rng(1).choice(n, min(n, 64 * nlist), replace=False)]
+        ivf.train(train)
+        ivf.add(x)
+        faiss.omp_set_num_threads(1)
+        build = time.perf_counter() - t
+        ivf.nprobe = nprobe
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+        _faiss_row(base, f"IVF_FLAT nlist={nlist} nprobe={nprobe}", ivf, build, queries,
+                   truth, truth_f, ok, params)  # fmt: skip
+        del ivf
+    if milvus_indexes:
+        _bench_milvus(base, x, tempo, queries, truth, truth_f, milvus_indexes,
+                      BUILD_PARAMS, SEARCH_PARAMS)  # fmt: skip
+
+
+def _bench_milvus(base: dict, x: np.ndarray, tempo: np.ndarray, queries: np.ndarray,
+                  truth: list, truth_f: list, milvus_indexes: tuple[str, ...],
+                  build_params_of: dict, search_params_of: dict) -> None:  # fmt: skip
+    from pymilvus import DataType, MilvusClient
+
+    n = len(x)
+    for index_type in milvus_indexes:
+        build_params = build_params_of.get(index_type, {})
+        search_params = search_params_of.get(index_type, {})
         folder = Path(tempfile.mkdtemp(prefix="ss-milvus-"))
         rss0 = _rss_kb()
         client = MilvusClient(str(folder / "bench.db"))
@@ -166,9 +224,10 @@ def bench_vectors(n: int) -> None:
         t = time.perf_counter()
         client.create_collection("bench", schema=schema, index_params=ip,
                                  consistency_level="Strong")  # fmt: skip
-        for s in range(0, n, 5000):
+        for s in tqdm(range(0, n, 5000), desc=f"milvus {index_type} insert", unit="batch"):
             client.insert("bench", [{"id": i, "vec": x[i].tolist(), "tempo": float(tempo[i])}
                                     for i in range(s, min(n, s + 5000))])  # fmt: skip
+        insert = time.perf_counter() - t
         client.flush("bench")
         client.load_collection("bench")
         build = time.perf_counter() - t
@@ -187,6 +246,7 @@ def bench_vectors(n: int) -> None:
         label = " ".join([index_type, *(f"{k}={v}" for k, v in build_params.items()),
                           *(f"{k}={v}" for k, v in search_params.items())])  # fmt: skip
         _emit(base | {"engine": "milvus-lite", "index": label, "build_s": round(build, 2),
+                      "insert_s": round(insert, 2),
                       "memory_mb": round((rss - rss_open) / 1024, 1),
                       "open_rss_mb": round((rss_open - rss0) / 1024, 1),
                       "recall_at_10": _recall(found, truth), **speed,
@@ -314,24 +374,73 @@ def bench_ingest(limit: int) -> None:
         shutil.rmtree(music, ignore_errors=True)
 
 
+def _row_key(row: dict) -> tuple:
+    """What a row measures: a new run replaces the earlier row with the same key."""
+    if row["section"] == "vectors":
+        return ("vectors", row["n"], row["engine"], row["index"])
+    if row["section"] == "redis":
+        return ("redis", row["users"], row["k"])
+    return ("ingest", row["engine"], row["workers"])
+
+
+def _previous_rows(path: Path) -> list[dict]:
+    """The rows of an earlier results file, each with its own ``run`` (older files kept
+    the run's conditions only at the top)."""
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    run = {k: old["conditions"].get(k) for k in ("date", "loadavg_1min")} | {
+        "command": old.get("command")}  # fmt: skip
+    return [{**r, "run": r.get("run", run)} for r in old["results"]]
+
+
+def merged(new_rows: list[dict], previous: list[dict]) -> list[dict]:
+    """``previous`` without the rows ``new_rows`` measure again, then ``new_rows``; kept in
+    section order (vectors, redis, ingest) and, within a section, by size."""
+    keys = {_row_key(r) for r in new_rows}
+    rows = [r for r in previous if _row_key(r) not in keys] + new_rows
+    order = {"vectors": 0, "redis": 1, "ingest": 2}
+    return sorted(rows, key=lambda r: (order[r["section"]], r.get("n", r.get("users", 0))))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sections", nargs="+", default=["vectors", "redis", "ingest"],
                     choices=["vectors", "redis", "ingest"])  # fmt: skip
     ap.add_argument("--n-vectors", type=int, default=100_000)
+    ap.add_argument("--n-queries", type=int, default=200)
+    ap.add_argument("--faiss-indexes", nargs="*", default=["hnsw"], choices=["hnsw", "ivf"])
+    ap.add_argument("--milvus-indexes", nargs="*", default=["FLAT", "HNSW"],
+                    choices=["FLAT", "HNSW", "IVF_FLAT"])  # fmt: skip
     ap.add_argument("--n-users", type=int, default=200_000)
     ap.add_argument("--ingest-limit", type=int, default=8)
+    ap.add_argument("--merge", nargs="+", metavar="FILE",
+                    help="fold these part files (written with --out) into the results")
     ap.add_argument("--out")
     args = ap.parse_args()
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / "scale.json"
+    if args.merge:
+        new = [r for f in args.merge for r in _previous_rows(Path(f))]
+        rows = merged(new, _previous_rows(out))
+        conditions = machine(merged=args.merge)
+        path = write_results(__file__, rows, conditions, out,
+                             provenance="merged from part runs; each row's `run` says how "
+                             "and when it was measured")  # fmt: skip
+        print(f"wrote {path}", file=sys.stderr)
+        return
     if "vectors" in args.sections:
-        bench_vectors(args.n_vectors)
+        bench_vectors(args.n_vectors, args.n_queries, tuple(args.faiss_indexes),
+                      tuple(args.milvus_indexes))  # fmt: skip
     if "redis" in args.sections:
         bench_redis(args.n_users)
     if "ingest" in args.sections:
         bench_ingest(args.ingest_limit)
     conditions = machine(sections=args.sections, n_vectors=args.n_vectors,
                          n_users=args.n_users, ingest_limit=args.ingest_limit)  # fmt: skip
-    path = write_results(__file__, ROWS, conditions, args.out)
+    run = {k: conditions[k] for k in ("date", "loadavg_1min")} | {
+        "command": " ".join(["python", "bench/scale.py", *sys.argv[1:]])}  # fmt: skip
+    rows = merged([{**r, "run": run} for r in ROWS], _previous_rows(out))
+    path = write_results(__file__, rows, conditions, out)
     print(f"wrote {path}", file=sys.stderr)
 
 

@@ -120,10 +120,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.device == "cuda" and "CUDA" in str(err):
             raise
         raise UsageError(str(err)) from err
+    engine = getattr(args, "engine", "local")
+    if getattr(args, "ray_address", None) and engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+    if engine == "ray":
+        require_extra("scale", "songscape train --engine ray")
+        from songscape.training.ray_train import check_ray_training
+
+        check_ray_training(config, args.workers)
     data = training_data(args, args.task)
     with TrainProgress(args) as progress:  # TrainingError, DatasetError from here on: exit 1
         result = train(config, data, args.name, resume=args.resume, overwrite=args.overwrite,
-                       progress=progress)  # fmt: skip
+                       progress=progress, engine=engine,
+                       workers=getattr(args, "workers", 1),
+                       ray_address=getattr(args, "ray_address", None))  # fmt: skip
     summary = result.to_json()
     if args.json:
         render.print_json(summary)
@@ -280,6 +290,14 @@ def add_parsers(add: AddCommand) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace a model of that name")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="this process (default) or data-parallel Ray Train workers (the "
+                   "scale extra; docs/training.md)")  # fmt: skip
+    p.add_argument("--workers", type=positive_int, default=2,
+                   help="Ray Train workers with --engine ray (default 2)")  # fmt: skip
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join (host:port or auto; default: a private local "
+                   "Ray for the run)")  # fmt: skip
 
     p = add("evaluate", cmd_evaluate, "linear probe and kNN precision of a model's embeddings "
             "on labelled files (any model, or mfcc)")  # fmt: skip

@@ -24,7 +24,7 @@ from songscape.training.config import TrainConfig
 from songscape.training.objectives import MoCo, classification_loss, multilabel_loss
 from songscape.training.sources import ChunkSource, WaveSource
 
-__all__ = ["train_epoch", "validate"]
+__all__ = ["shard_positions", "train_epoch", "validate"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,23 @@ def _batches(
 ) -> list[np.ndarray]:
     order = rng.permutation(np.repeat(train_idx, per_track))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def shard_positions(n: int, rank: int, world_size: int) -> tuple[np.ndarray, float]:
+    """The positions of a batch of ``n`` inputs one data-parallel worker computes, and the
+    weight of its mean loss.
+
+    Worker ``rank`` of ``world_size`` takes positions ``rank, rank + world_size, ...``. Its
+    mean loss is weighted by ``world_size * share / n``, so that the gradient DDP averages
+    over the workers is the gradient of the mean loss over the whole batch (the
+    single-process one), also when the shares differ. A batch with fewer than two inputs
+    per worker (a short last batch) gives every worker nothing (the step is skipped by
+    all of them alike): batch normalisation needs two inputs per worker.
+    """
+    if n < 2 * world_size:
+        return np.arange(0), 0.0
+    positions = np.arange(rank, n, world_size)
+    return positions, world_size * len(positions) / n
 
 
 def _supervised_loss(config: TrainConfig, logits: Tensor, y: Tensor) -> Tensor:
@@ -76,6 +93,7 @@ def train_epoch(
     epoch: int,
     policy: AugmentationPolicy | None = None,
     progress: Any = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> float:
     """Run one epoch of optimiser steps; returns the mean training loss per input.
 
@@ -102,7 +120,15 @@ def train_epoch(
         Makes MoCo's views.
     progress : object or None
         ``phase(name, total)`` / ``advance(n)`` callbacks.
+    shard : (int, int)
+        ``(rank, world_size)`` of a data-parallel worker (``net`` wrapped for DDP; not
+        with ``moco``): every worker draws the same batches and the chunks of the whole
+        batch, so its random stream stays the single-process one, and computes the loss of
+        its :func:`shard_positions` only. The returned mean is over those inputs.
     """
+    rank, world_size = shard
+    if moco is not None and world_size > 1:
+        raise ValueError("train_epoch: MoCo cannot be sharded (its queue is per process)")
     module = moco if moco is not None else net
     module.train()
     batches = _batches(train_idx, config.chunks_per_track, config.batch_size, rng)
@@ -116,7 +142,16 @@ def train_epoch(
                        None if neg is None else neg.to(device))  # fmt: skip
             loss = out["loss"]
         else:
-            x = torch.from_numpy(np.stack([source.random(int(i), rng) for i in idx]))
+            chunks = [source.random(int(i), rng) for i in idx]
+            weight = 1.0
+            if world_size > 1:
+                keep, weight = shard_positions(len(idx), rank, world_size)
+                if len(keep) == 0:  # too short to share: skipped by every worker
+                    if progress is not None:
+                        progress.advance(1)
+                    continue
+                chunks, idx = [chunks[j] for j in keep], idx[keep]
+            x = torch.from_numpy(np.stack(chunks))
             out = net(x.to(device))
             if config.task == "tjae":
                 loss = out["loss"]
@@ -124,7 +159,7 @@ def train_epoch(
                 y = torch.from_numpy(targets[idx]).to(device)
                 loss = _supervised_loss(config, out["logits"], y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if world_size == 1 else loss * weight).backward()
         optimizer.step()
         total += float(loss.detach()) * len(idx)
         count += len(idx)

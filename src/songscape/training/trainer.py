@@ -162,6 +162,9 @@ def train(
     overwrite: bool = False,
     progress: Any = None,
     register: bool = True,
+    engine: str = "local",
+    workers: int = 1,
+    ray_address: str | None = None,
 ) -> TrainResult:
     """Train, save and register a model (see the module docstring).
 
@@ -184,6 +187,11 @@ def train(
         optionally ``epoch_done(metrics)``.
     register : bool
         Re-scan the registry afterwards so the model can be loaded at once.
+    engine : str
+        ``local`` (this process) or ``ray``: data-parallel on ``workers`` Ray Train
+        workers (:mod:`songscape.training.ray_train`; same checkpoint and registry).
+    workers, ray_address : int, str or None
+        For ``engine="ray"``: the number of workers and the cluster (None: a local Ray).
 
     Raises
     ------
@@ -194,6 +202,12 @@ def train(
         trained.check_name(name)
     except ValueError as err:
         raise TrainingError(str(err)) from err
+    if engine not in ("local", "ray"):
+        raise TrainingError(f"unknown engine {engine!r} (local or ray)")
+    if engine == "ray":  # refuse what cannot run data-parallel before touching the folder
+        from songscape.training.ray_train import check_ray_training
+
+        check_ray_training(config, workers)
     root = trained.models_dir(models_dir)
     folder, resume = _prepare_folder(root, name, resume, overwrite)
     if config.supervised and not data.labelled:
@@ -214,6 +228,15 @@ def train(
 
     # network and data
     labels = list(data.classes) if config.supervised else []
+    if engine == "ray":
+        from songscape.training.ray_train import train_on_ray
+
+        meta = train_on_ray(config, data, name, folder, split, train_idx, valid_idx, labels,
+                            Path(cache_dir).expanduser() if cache_dir else default_cache_dir(),
+                            resume, workers, ray_address, progress)  # fmt: skip
+        if register:
+            trained.refresh(models_dir)
+        return TrainResult(name, folder, meta)
     torch.manual_seed(config.seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(config.seed)
