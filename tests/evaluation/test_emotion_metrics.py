@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from songscape.evaluation.emotion_metrics import (
+    roc_auc_rows,
     roc_auc_with_interval,
+    spearman_rows,
     spearman_with_interval,
     top_emotion_accuracy,
 )
@@ -41,3 +43,23 @@ def test_top_emotion_accuracy_by_hand():
     assert out["accuracy"] == 0.5 and out["in_top3"] == 1.0 and out["chance"] == 0.5
     with pytest.raises(ValueError):
         top_emotion_accuracy(truth, pred[:, :2])
+
+
+def test_row_wise_auc_and_spearman_match_sklearn_and_scipy_with_ties():
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, (40, 25)).astype(float)
+    truth[0] = 1.0  # one class only: NaN
+    score = np.round(rng.normal(size=(40, 25)), 1)  # rounding makes ties
+    auc = roc_auc_rows(truth, score)
+    assert np.isnan(auc[0])
+    for row in range(1, 40):
+        assert auc[row] == pytest.approx(roc_auc_score(truth[row], score[row]), abs=1e-12)
+    values = np.round(rng.normal(size=(40, 25)), 1)
+    values[1] = 2.0  # constant: NaN
+    rho = spearman_rows(values, score)
+    assert np.isnan(rho[1])
+    for row in [0, *range(2, 40)]:
+        assert rho[row] == pytest.approx(spearmanr(values[row], score[row]).statistic, abs=1e-12)
