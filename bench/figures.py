@@ -496,7 +496,8 @@ def descriptors_rhythm_backends() -> str:
     speed = d.get("rhythm_stages_realtime_factor", {})
     text = ""
     if speed:
-        text = (f"The default tracker's parts alone, real time per wall-clock second on one "
+        clock = "CPU" if speed.get("clock") == "cpu" else "wall-clock"
+        text = (f"The default tracker's parts alone, real time per {clock} second on one "
                 f"thread ({speed['audio_s'] / 60:.0f} min of GTZAN): input features "
                 f"{speed['features']:.0f}x, network {speed['network']:.0f}x, "
                 f"bar-pointer decoder {speed['decoder']:.0f}x.")

@@ -7,9 +7,9 @@ advances one frame at a time, and the tempo may change only at beat boundaries, 
 probability ``exp(-lambda * |ratio - 1|)``. States in the first ``1 / observation_lambda``
 of a beat emit "beat" (of the first beat, "downbeat"); all others emit "no beat".
 Viterbi decoding runs once over all meters together (their states never connect, so the
-best path picks the meter), vectorised over states: every state has a single
+best path picks the meter), in a numba-compiled forward pass: every state has a single
 predecessor except the beat-boundary states, whose ``n_tempi x n_tempi`` max-plus
-products are one array operation per frame. Only those boundary states keep
+products run over the band of tempi a change can reach. Only those boundary states keep
 back-pointers, so memory grows with frames x beats x tempi, not frames x states.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 #: Defaults of madmom's DBNDownBeatTrackingProcessor, which the activations were made for.
@@ -237,19 +238,13 @@ def _viterbi(
             start = space.block_start[(meter, t)]
             boundary[g, t] = start + k * interval
             source[g, t] = start + (k * interval - 1) % (meter * interval)
-    prev[boundary.ravel()] = 0  # placeholder; overwritten per frame below
+    prev[boundary.ravel()] = -1  # marks a boundary state; filled from ``source``
 
-    delta = np.full(n_states, -np.log(n_states)) + log_obs[0, emission]
-    back = np.zeros((n_frames, len(groups), n_tempi), dtype=np.int16)
+    delta0 = np.full(n_states, -np.log(n_states)) + log_obs[0, emission]
+    delta, back = viterbi_forward(
+        delta0, log_obs, emission, prev, boundary, source, log_tempo
+    )  # fmt: skip
     flat_boundary = boundary.ravel()
-    for i in range(1, n_frames):
-        # scores[g, j, t] = delta[source[g, j]] + log P(t | j); best over j.
-        scores = delta[source][:, :, None] + log_tempo[None, :, :]
-        best_j = scores.argmax(axis=1)
-        new = delta[prev]
-        new[flat_boundary] = np.take_along_axis(scores, best_j[:, None, :], axis=1)[:, 0].ravel()
-        back[i] = best_j
-        delta = new + log_obs[i, emission]
 
     state = int(np.argmax(delta))
     log_prob = float(delta[state])
@@ -262,3 +257,78 @@ def _viterbi(
         hit = where_boundary.get(state)
         state = int(source[hit[0], back[i, hit[0], hit[1]]]) if hit else state - 1
     return path, log_prob
+
+
+@numba.njit(cache=True, nogil=True)
+def viterbi_forward(
+    delta: np.ndarray,
+    log_obs: np.ndarray,
+    emission: np.ndarray,
+    prev: np.ndarray,
+    boundary: np.ndarray,
+    source: np.ndarray,
+    log_tempo: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Viterbi forward pass over the bar-pointer states (compiled with numba).
+
+    Parameters
+    ----------
+    delta : np.ndarray, shape (n_states,)
+        Log probabilities of the first frame's states.
+    log_obs : np.ndarray, shape (n_frames, 3)
+        Per frame, log P(observation | no beat / beat / downbeat).
+    emission : np.ndarray of int, shape (n_states,)
+        Which column of ``log_obs`` each state emits.
+    prev : np.ndarray of int, shape (n_states,)
+        The single predecessor of each state; -1 for beat-boundary states.
+    boundary, source : np.ndarray of int, shape (n_groups, n_tempi)
+        Per (meter and beat number, tempo): the boundary state and the state (the last
+        frame of the previous beat) its predecessors at each tempo are.
+    log_tempo : np.ndarray, shape (n_tempi, n_tempi)
+        log P(tempo to | tempo from), rows = from.
+
+    Returns
+    -------
+    delta : np.ndarray, shape (n_states,)
+        Log probabilities of the best paths ending in each state at the last frame.
+    back : np.ndarray of int16, shape (n_frames, n_groups, n_tempi)
+        For each boundary state and frame, the tempo index its best predecessor had.
+        Ties go to the lowest index, as ``np.argmax``.
+    """
+    n_frames = log_obs.shape[0]
+    n_states = delta.shape[0]
+    n_groups, n_tempi = boundary.shape
+    back = np.zeros((n_frames, n_groups, n_tempi), dtype=np.int16)
+    new = np.empty(n_states)
+    # Tempo changes are banded (only neighbouring tempi have a non-zero probability):
+    # loop over each target tempo's band only, reading a contiguous row.
+    to_from = np.ascontiguousarray(log_tempo.T)
+    band_lo = np.zeros(n_tempi, dtype=np.int64)
+    band_hi = np.zeros(n_tempi, dtype=np.int64)
+    for t in range(n_tempi):
+        finite = np.nonzero(np.isfinite(to_from[t]))[0]
+        if finite.size:
+            band_lo[t], band_hi[t] = finite[0], finite[-1] + 1
+    source_delta = np.empty(n_tempi)
+    for i in range(1, n_frames):
+        for s in range(n_states):
+            p = prev[s]
+            if p >= 0:
+                new[s] = delta[p] + log_obs[i, emission[s]]
+        for g in range(n_groups):
+            for j in range(n_tempi):
+                source_delta[j] = delta[source[g, j]]
+            for t in range(n_tempi):
+                best = -np.inf
+                best_j = 0
+                row = to_from[t]
+                for j in range(band_lo[t], band_hi[t]):
+                    score = source_delta[j] + row[j]
+                    if score > best:
+                        best = score
+                        best_j = j
+                back[i, g, t] = best_j
+                s = boundary[g, t]
+                new[s] = best + log_obs[i, emission[s]]
+        delta, new = new, delta
+    return delta, back
