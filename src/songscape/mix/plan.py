@@ -244,14 +244,16 @@ def time_map(
     db = track.downbeat_times
     f, last = int(choice.first_downbeat), int(choice.last_downbeat)
     counts = bar_beat_counts(track.beat_times, db[f : last + 1])
+    beats = np.asarray(track.beat_times)
+    # The beats strictly inside each bar, 35 ms clear of its downbeats (beats are sorted).
+    after = np.searchsorted(beats, db[f : last + 1] + 0.035, side="right")
+    before = np.searchsorted(beats, db[f : last + 1] - 0.035, side="left")
     src, beat_index = [], []
     for q in range(f, last + 1):
         src.append(db[q])
         beat_index.append((q - f) * bpb)
         if q < last and counts[q - f] == bpb:
-            inside = track.beat_times[
-                (track.beat_times > db[q] + 0.035) & (track.beat_times < db[q + 1] - 0.035)
-            ]
+            inside = beats[after[q - f] : before[q - f + 1]]
             for j, b in enumerate(inside, start=1):
                 src.append(b)
                 beat_index.append((q - f) * bpb + j)
