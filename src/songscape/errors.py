@@ -99,6 +99,10 @@ class TrainingError(RuntimeError):
     """Training cannot start or go on (bad configuration, name taken, no checkpoint)."""
 
 
+class TrainingBusyError(TrainingError):
+    """Another process is training a model of the same name (the message names it)."""
+
+
 # ---- raised by catalog.store
 
 

@@ -62,3 +62,52 @@ def test_feature_cache_computes_once_and_survives_a_broken_file(
     assert "unreadable" in caplog.text and broken.arrays == {}
     assert broken.ensure(["a"], compute)[0].tolist() == [[0, 0, 0], [0, 0, 0]]
     assert calls == [0, 1, 0]
+
+
+def _dead_pid() -> int:
+    """The pid of a process that was killed with SIGKILL (and reaped)."""
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "30"])
+    proc.kill()
+    proc.wait()
+    return proc.pid
+
+
+def test_temp_files_of_killed_writers_are_removed(tmp_path: Path) -> None:
+    """A decode or feature run killed while writing leaves ``<name>.<pid>.tmp``; the next
+    cache of the same folder deletes those of dead processes (not a running writer's)."""
+    import os
+
+    data = read_labels(tiny_csv(tmp_path), label_column="genre")
+    root = tmp_path / "cache"
+    keys = AudioCache(root, 8000).ensure(data.paths[:1])
+    dead, alive = _dead_pid(), os.getppid()
+    left = root / f"index-8000.json.{dead}.tmp"
+    left.write_text('{"half-written')
+    running = root / f"index-8000.json.{alive}.tmp"
+    running.write_text("{}")
+    FeatureCache(root, "model-v1").ensure(["a"], lambda i: np.zeros(2, dtype=np.float32))
+    npz_left = root / "features" / f"model-v1.npz.{dead}.tmp.npz"
+    npz_left.write_bytes(b"PK")
+    cache = AudioCache(root, 8000)
+    assert not left.exists() and running.exists()
+    assert cache.ensure(data.paths[:1]) == keys and cache.decoded == 0
+    assert FeatureCache(root, "model-v1").arrays.keys() == {"a"} and not npz_left.exists()
+    assert sorted(p.name for p in root.iterdir()) == sorted(
+        ["audio-8000.f16", "audio-8000.lock", "index-8000.json", running.name, "features"]
+    )
+
+
+def test_two_caches_of_one_folder_keep_each_others_entries(tmp_path: Path) -> None:
+    """Two runs (here two instances, as two processes) filling one cache: the second to
+    write keeps the first one's entries instead of replacing the index with its own."""
+    data = read_labels(tiny_csv(tmp_path), label_column="genre")
+    root = tmp_path / "cache"
+    first, second = AudioCache(root, 8000), AudioCache(root, 8000)
+    [k2] = second.ensure(data.paths[1:2])
+    [k1] = first.ensure(data.paths[:1])
+    fresh = AudioCache(root, 8000)
+    assert fresh.ensure(data.paths[:2]) == [k1, k2] and fresh.decoded == 0
+    np.testing.assert_array_equal(fresh.get(k2), second.get(k2))
+    np.testing.assert_array_equal(fresh.get(k1), first.get(k1))

@@ -35,6 +35,7 @@ from songscape.errors import (
     TextModelError,
     TrackNotFoundError,
     TrainedModelError,
+    TrainingBusyError,
     TrainingError,
     UnknownItemError,
     UnknownModelError,
@@ -72,6 +73,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     # training data and training
     DatasetError: EXIT_FAILED,
     TrainingError: EXIT_FAILED,
+    TrainingBusyError: EXIT_FAILED,  # the same name trained by another process
     # listening data and recommendations
     ImportFormatError: EXIT_FAILED,
     UnknownUserError: EXIT_FAILED,

@@ -11,10 +11,20 @@ the STFT of a 4 s chunk is cheap next to the network.
 
 An unreadable cache index is not an error: it is logged and the cache starts afresh
 (the files are decoded, or the features computed, again).
+
+Crashes and concurrent runs: the index and feature files are replaced atomically (a
+temporary ``<name>.<pid>.tmp…`` file, then a rename); a process killed mid-write leaves
+its temporary file behind, and every later cache of the same file deletes those of
+processes that are gone (:func:`remove_stale_temp_files`). Two processes filling one
+:class:`AudioCache` take turns (an ``flock`` on ``audio-<sr>.lock``), each reading the
+other's index entries before it appends, so no entry points at another's samples and
+none is lost.
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import hashlib
 import json
 import logging
@@ -30,7 +40,7 @@ import numpy as np
 from songscape.audio import decode
 from songscape.errors import AudioError, DatasetError
 
-__all__ = ["AudioCache", "FeatureCache", "file_key"]
+__all__ = ["AudioCache", "FeatureCache", "file_key", "remove_stale_temp_files"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +53,41 @@ def file_key(path: str | os.PathLike[str], sample_rate: int) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:20]
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temporary files ``<name>.<pid>.tmp…`` of earlier writes of ``path``
+    whose process is gone (a SIGKILL leaves one behind); returns what was removed.
+
+    A temporary file of a running process (another write in progress) is kept, and so is
+    one that cannot be deleted (a read-only cache: harmless, it is never read).
+    """
+    removed = []
+    for tmp in path.parent.glob(glob.escape(path.name) + ".*.tmp*"):
+        pid = tmp.name[len(path.name) + 1 :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            log.debug("cannot delete %s: %s", tmp, err)
+            continue
+        removed.append(tmp)
+    return removed
+
+
 def _write_json_atomic(path: Path, value: Any) -> None:
+    remove_stale_temp_files(path)
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(value))
     os.replace(tmp, path)
@@ -64,21 +108,28 @@ class AudioCache:
         self.sample_rate = int(sample_rate)
         self.data_path = self.root / f"audio-{self.sample_rate}.f16"
         self.index_path = self.root / f"index-{self.sample_rate}.json"
+        self.lock_path = self.root / f"audio-{self.sample_rate}.lock"
         self._lock = threading.Lock()
         self._map: np.memmap | None = None
-        self.index: dict[str, dict] = {}
-        if self.index_path.is_file():
-            try:
-                index = json.loads(self.index_path.read_text())
-                if not isinstance(index, dict):
-                    raise ValueError("not a JSON object")
-                self.index = index
-            except (OSError, ValueError) as err:
-                # Losing the index only costs decoding the files again; new audio is
-                # appended after the orphaned bytes, so nothing cached is misread.
-                log.warning("audio cache index %s unreadable (%s): starting afresh",
-                            self.index_path, err)  # fmt: skip
+        self.index: dict[str, dict] = self._read_index()
+        if self.root.is_dir():
+            remove_stale_temp_files(self.index_path)  # of a run killed mid-write
         self.decoded = 0  # files decoded by this instance (for tests and reports)
+
+    def _read_index(self) -> dict[str, dict]:
+        if not self.index_path.is_file():
+            return {}
+        try:
+            index = json.loads(self.index_path.read_text())
+            if not isinstance(index, dict):
+                raise ValueError("not a JSON object")
+            return index
+        except (OSError, ValueError) as err:
+            # Losing the index only costs decoding the files again; new audio is
+            # appended after the orphaned bytes, so nothing cached is misread.
+            log.warning("audio cache index %s unreadable (%s): starting afresh",
+                        self.index_path, err)  # fmt: skip
+            return {}
 
     def _valid(self, entry: dict) -> bool:
         size = self.data_path.stat().st_size if self.data_path.is_file() else 0
@@ -98,34 +149,51 @@ class AudioCache:
             A file cannot be decoded (the message names it).
         """
         keys = [file_key(p, self.sample_rate) for p in paths]
-        todo = [(k, p) for k, p in zip(keys, paths, strict=True)
-                if k not in self.index or not self._valid(self.index[k])]  # fmt: skip
-        if progress is not None:
-            progress.phase("decode", len(todo))
+        todo = self._missing(keys, paths)
         if not todo:
+            if progress is not None:
+                progress.phase("decode", 0)
             return keys
         self.root.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with self._lock, open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be appending: wait
+            # What another process cached meanwhile is kept (and not decoded again).
+            self.index = {**self._read_index(), **self.index}
+            todo = self._missing(keys, paths)
+            if progress is not None:
+                progress.phase("decode", len(todo))
             self._map = None
-            with open(self.data_path, "ab") as fh:
-                offset = fh.tell() // self.DTYPE.itemsize
-                for key, path in todo:
-                    try:
-                        y, _ = decode.load_audio(
-                            path, sr=self.sample_rate, mono=True, max_duration_s=max_duration_s
-                        )
-                    except AudioError as err:
-                        raise DatasetError(f"{path}: {err}") from err
-                    data = np.ascontiguousarray(y, dtype=self.DTYPE)
-                    fh.write(data.tobytes())
-                    self.index[key] = {"offset": int(offset), "length": int(len(data)),
-                                       "path": str(path)}  # fmt: skip
-                    offset += len(data)
-                    self.decoded += 1
-                    if progress is not None:
-                        progress.advance(1)
-            _write_json_atomic(self.index_path, self.index)
+            try:
+                self._append(todo, progress, max_duration_s)
+            finally:  # what was decoded before an error is kept
+                _write_json_atomic(self.index_path, self.index)
         return keys
+
+    def _append(self, todo: list[tuple[str, Any]], progress: Any,
+                max_duration_s: float | None) -> None:  # fmt: skip
+        """Decode ``todo`` and append it to the data file (call with the lock held)."""
+        with open(self.data_path, "ab") as fh:
+            offset = fh.tell() // self.DTYPE.itemsize
+            for key, path in todo:
+                try:
+                    y, _ = decode.load_audio(
+                        path, sr=self.sample_rate, mono=True, max_duration_s=max_duration_s
+                    )
+                except AudioError as err:
+                    raise DatasetError(f"{path}: {err}") from err
+                data = np.ascontiguousarray(y, dtype=self.DTYPE)
+                fh.write(data.tobytes())
+                fh.flush()  # the bytes are in the file before the index names them
+                self.index[key] = {"offset": int(offset), "length": int(len(data)),
+                                   "path": str(path)}  # fmt: skip
+                offset += len(data)
+                self.decoded += 1
+                if progress is not None:
+                    progress.advance(1)
+
+    def _missing(self, keys: list[str], paths: Sequence) -> list[tuple[str, Any]]:
+        return [(k, p) for k, p in zip(keys, paths, strict=True)
+                if k not in self.index or not self._valid(self.index[k])]  # fmt: skip
 
     def get(self, key: str) -> np.ndarray:
         """The cached samples (a read-only float16 memmap view)."""
@@ -154,6 +222,8 @@ class FeatureCache:
                 # A broken cache only costs computing the features again.
                 log.warning("feature cache %s unreadable (%s): starting afresh", self.path, err)
                 self.arrays = {}
+        if self.path.parent.is_dir():
+            remove_stale_temp_files(self.path)  # of a run killed mid-write
         self.computed = 0
 
     def ensure(
@@ -174,6 +244,7 @@ class FeatureCache:
                 progress.advance(1)
         if todo:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.path)
             tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp.npz")
             np.savez(tmp, **self.arrays)
             os.replace(tmp, self.path)

@@ -267,6 +267,8 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
         cached = self._indexes.get(key)
         if cached is None:
             cached = self._indexes[key] = open_index(self.store, spec.name, key[1], uri)
+        else:  # another process (an ingest) may have committed since: one SELECT if not
+            cached.sync()
         return cached
 
     def similar(

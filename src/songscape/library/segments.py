@@ -43,6 +43,8 @@ class SegmentsMixin:
         cached = self._indexes.get(key)
         if cached is None:
             cached = self._indexes[key] = open_window_index(self.store, model, backend, uri)
+        else:  # its size decides what a search fetches: in sync with other writers
+            cached.sync()
         return cached
 
     def similar_segments(

@@ -122,6 +122,35 @@ def declare_errors(
     return schema
 
 
+#: Non-JSON answers that are text (playlists, cue sheets); every other one is binary.
+TEXT_TYPES = frozenset({"audio/x-mpegurl", "application/xspf+xml", "application/x-cue"})
+
+
+def declare_file_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give the non-JSON success bodies of an OpenAPI document (audio, playlist files)
+    their schema (in place; returns it): a string, ``format: binary`` unless the type is
+    text (:data:`TEXT_TYPES`); a ``206`` without content gets its ``200``'s (a byte
+    range of the same file). JSON bodies have their routes' response models."""
+    for item in schema.get("paths", {}).values():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = op.get("responses", {})
+            if "206" in responses and "content" not in responses["206"] and \
+                    "content" in responses.get("200", {}):  # fmt: skip
+                responses["206"]["content"] = {
+                    t: {} for t in responses["200"]["content"] if t != "application/json"
+                }
+            for code, response in responses.items():
+                if not code.startswith("2"):
+                    continue
+                for media_type, body in response.get("content", {}).items():
+                    if media_type != "application/json" and not body.get("schema"):
+                        body["schema"] = {"type": "string"} if media_type in TEXT_TYPES \
+                            else {"type": "string", "format": "binary"}  # fmt: skip
+    return schema
+
+
 class ContractMiddleware:
     """HEAD for every GET route, security headers, selective gzip and token auth."""
 
@@ -306,8 +335,9 @@ def install_contract(app: FastAPI) -> None:
             schema = get_openapi(title=app.title, version=app.version,
                                  description=app.description, routes=app.routes)  # fmt: skip
             limits = getattr(app.state, "rate_limits", None)
-            app.openapi_schema = declare_errors(schema, auth=bool(app.state.auth_token),
-                                                limited=limits and limits.applies)  # fmt: skip
+            declare_errors(schema, auth=bool(app.state.auth_token),
+                           limited=limits and limits.applies)  # fmt: skip
+            app.openapi_schema = declare_file_bodies(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

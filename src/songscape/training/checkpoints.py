@@ -40,7 +40,9 @@ __all__ = [
     "jsonable",
     "load_last",
     "model_checkpoint",
+    "resume_state",
     "save_last",
+    "write_metrics",
 ]
 
 #: Settings that may change between an interrupted run and its ``--resume``.
@@ -235,6 +237,36 @@ def load_last(
         epoch=int(saved["epoch"]),
         elapsed_s=float(saved["elapsed_s"]),
     )
+
+
+def write_metrics(folder: Path, state: RunState) -> None:
+    """``metrics.jsonl``: one line per finished epoch of ``state`` (rewritten atomically).
+
+    Written after ``last.pt``, so the log never holds an epoch that ``last.pt`` lacks; a
+    kill between the two leaves it one epoch short, which :func:`resume_state` repairs.
+    """
+    text = "".join(json.dumps(h) + "\n" for h in state.history)
+    trained.write_atomic(folder / trained.METRICS, text.encode())
+
+
+def resume_state(
+    folder: Path,
+    config: TrainConfig,
+    split: dict[str, list[str]],
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    device: torch.device,
+    write_log: bool = True,
+) -> RunState:
+    """:func:`load_last` from ``folder``, then ``metrics.jsonl`` rewritten to match it (a
+    run killed between its ``last.pt`` and its log left the log one epoch short). Both
+    trainers resume through this (the local one and rank 0 of Ray's; other ranks pass
+    ``write_log=False``)."""
+    state = load_last(folder / trained.LAST, config, split, module, optimizer, rng, device)
+    if write_log:
+        write_metrics(folder, state)
+    return state
 
 
 def model_checkpoint(

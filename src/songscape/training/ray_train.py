@@ -56,7 +56,7 @@ import torch
 from songscape.datasets import LabelSet
 from songscape.errors import TrainingError, UsageError
 from songscape.models import trained
-from songscape.training.checkpoints import RunState, load_last, model_checkpoint, save_last
+from songscape.training.checkpoints import RunState, model_checkpoint, resume_state, save_last
 from songscape.training.config import TrainConfig, augmentation_policy, build_net
 from songscape.training.loop import shard_positions, train_epoch, validate
 from songscape.training.sources import open_source
@@ -140,8 +140,9 @@ def _worker(job: dict[str, Any]) -> None:
     params = [p for p in net.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
-    if job["resume"]:
-        state = load_last(folder / trained.LAST, config, split, net, optimizer, rng, device)
+    if job["resume"]:  # rank 0 rewrites metrics.jsonl to match last.pt, as a local run
+        state = resume_state(folder, config, split, net, optimizer, rng, device,
+                             write_log=rank == 0)  # fmt: skip
     else:
         state = RunState(best_state=copy.deepcopy(net.state_dict()))
     if rank > 0:  # other dropout masks than rank 0's (which follows the local run)

@@ -44,7 +44,6 @@ features can be cached.)
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import shutil
@@ -65,13 +64,15 @@ from songscape.training.checkpoints import (
     RunState,
     hardware_string,
     jsonable,
-    load_last,
     model_checkpoint,
+    resume_state,
     save_last,
+    write_metrics,
 )
 from songscape.training.config import TrainConfig, augmentation_policy, build_net
 from songscape.training.loop import train_epoch, validate
 from songscape.training.objectives import MoCo
+from songscape.training.run_lock import training_lock
 from songscape.training.sources import open_source
 
 # TrainConfig, TrainingError and hardware_string are imported from here by the CLI,
@@ -146,12 +147,6 @@ def _prepare_folder(root: Path, name: str, resume: bool, overwrite: bool) -> tup
     return folder, False
 
 
-def _write_metrics(folder: Path, state: RunState) -> None:
-    """``metrics.jsonl``: one line per finished epoch of ``state`` (rewritten atomically)."""
-    text = "".join(json.dumps(h) + "\n" for h in state.history)
-    trained.write_atomic(folder / trained.METRICS, text.encode())
-
-
 def train(
     config: TrainConfig,
     data: LabelSet,
@@ -209,6 +204,18 @@ def train(
 
         check_ray_training(config, workers)
     root = trained.models_dir(models_dir)
+    with training_lock(root, name):  # one run per name: TrainingBusyError for a second
+        return _run(config, data, name, root, models_dir, cache_dir, resume, overwrite,
+                    progress, register, engine, workers, ray_address)  # fmt: skip
+
+
+def _run(
+    config: TrainConfig, data: LabelSet, name: str, root: Path,
+    models_dir: str | os.PathLike[str] | None, cache_dir: str | os.PathLike[str] | None,
+    resume: bool, overwrite: bool, progress: Any, register: bool, engine: str, workers: int,
+    ray_address: str | None,
+) -> TrainResult:  # fmt: skip
+    """:func:`train` once it holds the lock of ``name`` in ``root`` (the models dir)."""
     folder, resume = _prepare_folder(root, name, resume, overwrite)
     if config.supervised and not data.labelled:
         raise TrainingError(f"task {config.task} needs labels (--labels CSV)")
@@ -259,15 +266,13 @@ def train(
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
 
-    if resume:
-        state = load_last(folder / trained.LAST, config, split, module, optimizer, rng, device)
+    if resume:  # the log may lack last.pt's epoch (a kill between them): rewritten
+        state = resume_state(folder, config, split, module, optimizer, rng, device)
     else:
         state = RunState(best_state=copy.deepcopy(net.state_dict()))
     # a resumed run that had stopped early has nothing left to do
     start_epoch = state.epoch + 1 if state.bad_epochs < config.patience else config.epochs + 1
     folder.mkdir(parents=True, exist_ok=True)
-    if resume:  # the log may hold an epoch that last.pt does not (a kill between them)
-        _write_metrics(folder, state)
 
     stopped_early = False
     for epoch in range(start_epoch, config.epochs + 1):
@@ -281,7 +286,7 @@ def train(
         state.record(metrics, net, time.perf_counter() - t0)
         save_last(folder / trained.LAST, config, split, state, module, optimizer, rng,
                   state.elapsed_s + time.perf_counter() - started)  # fmt: skip
-        _write_metrics(folder, state)  # after last.pt: the log never gets ahead of it
+        write_metrics(folder, state)  # after last.pt: the log never gets ahead of it
         if progress is not None and hasattr(progress, "epoch_done"):
             progress.epoch_done(state.history[-1])
         if state.bad_epochs >= config.patience:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from songscape.errors import FingerprintError
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError, plain_errors_as
+from songscape.server.models import JSON_ROUTE, IdentifyOut
 from songscape.server.payloads import public_track
 
 router = APIRouter(tags=["search"])
@@ -34,7 +35,8 @@ def _suffix(content_type: str | None, filename: str | None) -> str:
     return _SUFFIXES.get((content_type or "").split(";")[0].strip().lower(), ".audio")
 
 
-@router.post("/api/identify", summary="Identify a clip, then similar tracks")
+@router.post("/api/identify", summary="Identify a clip, then similar tracks",
+             response_model=IdentifyOut, **JSON_ROUTE)  # fmt: skip
 async def identify(
     request: Request,
     state: StateDep,

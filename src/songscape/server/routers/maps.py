@@ -12,11 +12,12 @@ from fastapi.responses import Response
 
 from songscape.search.emotion_map import valence_arousal_layout
 from songscape.server.deps import StateDep
+from songscape.server.models import MapOut
 
 router = APIRouter(tags=["map"])
 
 
-@router.get("/api/map", summary="3D map of the library")
+@router.get("/api/map", summary="3D map of the library", response_model=MapOut)
 def map_(
     state: StateDep,
     model: Annotated[str | None, Query(description="embedding model (default: the "

@@ -9,12 +9,14 @@ from fastapi import APIRouter, Query
 
 from songscape.server.deps import StateDep
 from songscape.server.errors import plain_errors_as
+from songscape.server.models import JSON_ROUTE, PathOut
 from songscape.server.payloads import public_track
 
 router = APIRouter(tags=["search"])
 
 
-@router.get("/api/path", summary="A path of similar songs from one track to another")
+@router.get("/api/path", summary="A path of similar songs from one track to another",
+            response_model=PathOut, **JSON_ROUTE)  # fmt: skip
 def path(
     state: StateDep,
     start: Annotated[str, Query(alias="from", min_length=1, max_length=200,

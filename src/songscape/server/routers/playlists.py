@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from songscape.playlists import service
 from songscape.server.deps import StateDep
+from songscape.server.models import JSON_ROUTE, DeletedPlaylist, PlaylistList, PlaylistOut
 from songscape.server.payloads import public_track
 
 router = APIRouter(tags=["playlists"])
@@ -35,19 +36,22 @@ def _public(playlist: dict) -> dict:
     return out
 
 
-@router.get("/api/playlists", summary="Saved playlists")
+@router.get("/api/playlists", summary="Saved playlists", response_model=PlaylistList,
+            **JSON_ROUTE)  # fmt: skip
 def playlists(state: StateDep) -> dict:
     """Each saved playlist: `name`, `source`, `n_tracks`, `duration_s` (s), times."""
     return {"playlists": state.call(lambda lib: lib.playlists())}
 
 
-@router.get("/api/playlists/{name}", summary="One saved playlist")
+@router.get("/api/playlists/{name}", summary="One saved playlist", response_model=PlaylistOut,
+            **JSON_ROUTE)  # fmt: skip
 def playlist(name: str, state: StateDep) -> dict:
     """The playlist and its tracks in order (404 when there is none of that name)."""
     return _public(state.call(lambda lib: lib.playlist(name)))
 
 
-@router.post("/api/playlists", summary="Save a playlist (create or replace)")
+@router.post("/api/playlists", summary="Save a playlist (create or replace)",
+             response_model=PlaylistOut, **JSON_ROUTE)  # fmt: skip
 def save(body: PlaylistIn, state: StateDep) -> dict:
     """Saves `track_ids` (library track ids) as `name`, replacing a playlist of that
     name; 404 for an unknown track, 400 for a bad name."""
@@ -56,7 +60,8 @@ def save(body: PlaylistIn, state: StateDep) -> dict:
     ))  # fmt: skip
 
 
-@router.delete("/api/playlists/{name}", summary="Delete a saved playlist")
+@router.delete("/api/playlists/{name}", summary="Delete a saved playlist",
+               response_model=DeletedPlaylist, **JSON_ROUTE)  # fmt: skip
 def delete(name: str, state: StateDep) -> dict:
     """The tracks stay in the library."""
     state.call(lambda lib: lib.delete_playlist(name))

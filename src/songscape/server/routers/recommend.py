@@ -10,12 +10,14 @@ from fastapi import APIRouter, Query
 from songscape.recommend import service
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError, plain_errors_as
+from songscape.server.models import JSON_ROUTE, RecommendOut
 from songscape.server.payloads import audio_url
 
 router = APIRouter(tags=["recommend"])
 
 
-@router.get("/api/recommend", summary="Recommendations from listening history")
+@router.get("/api/recommend", summary="Recommendations from listening history",
+            response_model=RecommendOut, **JSON_ROUTE)  # fmt: skip
 def recommend(
     state: StateDep,
     user: Annotated[str | None, Query(max_length=200, description="a user of the "

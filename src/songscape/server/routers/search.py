@@ -10,12 +10,14 @@ from fastapi import APIRouter, Query
 from songscape.errors import NoVectorError
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError, plain_errors_as
+from songscape.server.models import JSON_ROUTE, DistancesOut, SearchOut, SimilarOut
 from songscape.server.payloads import public_track
 
 router = APIRouter(tags=["search"])
 
 
-@router.get("/api/tracks/{track_id}/similar", summary="Similar tracks")
+@router.get("/api/tracks/{track_id}/similar", summary="Similar tracks",
+            response_model=SimilarOut, **JSON_ROUTE)  # fmt: skip
 def similar(
     track_id: str,
     state: StateDep,
@@ -51,7 +53,8 @@ def similar(
 
 
 @router.get("/api/tracks/{track_id}/distances",
-            summary="Cosine distance from a track to every track")  # fmt: skip
+            summary="Cosine distance from a track to every track",
+            response_model=DistancesOut, **JSON_ROUTE)  # fmt: skip
 def distances(
     track_id: str,
     state: StateDep,
@@ -74,7 +77,7 @@ def distances(
     }
 
 
-@router.get("/api/search", summary="Text search")
+@router.get("/api/search", summary="Text search", response_model=SearchOut, **JSON_ROUTE)
 def search(
     state: StateDep,
     q: Annotated[str, Query(min_length=1, max_length=300,

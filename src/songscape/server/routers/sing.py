@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from songscape.errors import AudioTooLongError, DecodeError, QueryError, VoiceCheckError
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError
+from songscape.server.models import JSON_ROUTE, SingOut
 from songscape.sing.match import parse_weights
 from songscape.sing.voice import analyze_voice, load_voice
 
@@ -63,7 +64,8 @@ async def _upload(request: Request) -> tuple[bytes, str]:
     return data, suffix
 
 
-@router.post("/api/sing", summary="Songs that suit a recording of a voice")
+@router.post("/api/sing", summary="Songs that suit a recording of a voice",
+             response_model=SingOut, **JSON_ROUTE)  # fmt: skip
 async def sing(
     request: Request,
     state: StateDep,

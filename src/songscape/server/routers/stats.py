@@ -6,11 +6,12 @@ from fastapi import APIRouter
 
 from songscape.search import maps
 from songscape.server.deps import StateDep
+from songscape.server.models import JSON_ROUTE, StatsOut
 
 router = APIRouter(tags=["library"])
 
 
-@router.get("/api/stats", summary="Library summary")
+@router.get("/api/stats", summary="Library summary", response_model=StatsOut, **JSON_ROUTE)
 def stats(state: StateDep) -> dict:
     """Counts, durations, formats, genres, keys, tempo range, models and vectors."""
     out = state.call(lambda lib: lib.stats())

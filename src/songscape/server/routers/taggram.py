@@ -14,11 +14,13 @@ from songscape.models.registry import get_spec
 from songscape.models.taggram import top_tag_indices
 from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError
+from songscape.server.models import JSON_ROUTE, TaggramOut
 
 router = APIRouter(tags=["tracks"])
 
 
-@router.get("/api/tracks/{track_id}/taggram", summary="Tag probabilities over time")
+@router.get("/api/tracks/{track_id}/taggram", summary="Tag probabilities over time",
+            response_model=TaggramOut, **JSON_ROUTE)  # fmt: skip
 def taggram(
     track_id: str,
     state: StateDep,

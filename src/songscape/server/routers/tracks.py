@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from songscape.library.library import Library
 from songscape.server.deps import StateDep
+from songscape.server.models import JSON_ROUTE, TrackDetail, TrackPage
 from songscape.server.payloads import display_title, public_track
 
 router = APIRouter(tags=["tracks"])
@@ -31,7 +32,8 @@ def track_detail(lib: Library, track_id: str) -> dict:
     return out
 
 
-@router.get("/api/tracks", summary="List tracks (paged, filtered)")
+@router.get("/api/tracks", summary="List tracks (paged, filtered)", response_model=TrackPage,
+            **JSON_ROUTE)  # fmt: skip
 def tracks(
     state: StateDep,
     offset: Annotated[int, Query(ge=0, description="first track to return")] = 0,
@@ -69,7 +71,8 @@ def tracks(
     }
 
 
-@router.get("/api/tracks/{track_id}", summary="One track")
+@router.get("/api/tracks/{track_id}", summary="One track", response_model=TrackDetail,
+            **JSON_ROUTE)  # fmt: skip
 def track(track_id: str, state: StateDep) -> dict:
     """Summary, descriptors (beats, downbeats, energy curve), top tags (both
     vocabularies, most probable first), highlight (or null) and the audio URL."""

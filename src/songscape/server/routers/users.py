@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query
 
 from songscape.recommend.service import users_summary
 from songscape.server.deps import StateDep
+from songscape.server.models import JSON_ROUTE, UsersOut
 
 router = APIRouter(tags=["recommend"])
 
 
-@router.get("/api/users", summary="Users with listening events")
+@router.get("/api/users", summary="Users with listening events", response_model=UsersOut,
+            **JSON_ROUTE)  # fmt: skip
 def users(
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="users to list")] = 200,
