@@ -71,20 +71,91 @@ def speed(results: Callable[[str], Any], table: Callable, source: Callable) -> s
 
 
 def earlier_run() -> str:
-    """A sentence naming the earlier run whose part a partial run kept (its
-    ``conditions.earlier``), or nothing."""
+    """Sentences naming the earlier runs whose parts a partial run kept (its
+    ``conditions.earlier_parts``, or the older single ``conditions.earlier``), or nothing."""
     data = json.loads((Path(__file__).resolve().parent / "results" / "segments.json").read_text())
-    c, e = data["conditions"], data["conditions"].get("earlier")
-    if not e:
-        return ""
+    c = data["conditions"]
     kept = sorted(set(data["results"]) - set(c.get("parts", [])))
-    load = e.get("loadavg_1min")
-    return (f" The {', '.join(kept)} part comes from an earlier run: `{e['command']}`, "
-            f"{e.get('date')}, {e.get('cpu')} ({e.get('cpus')} CPUs, load {load}).")
+    by_part = c.get("earlier_parts") or {part: c["earlier"] for part in kept if "earlier" in c}
+    out = ""
+    for part in kept:
+        e = by_part.get(part)
+        if e:
+            out += (f" The {part} part comes from an earlier run: `{e['command']}`, "
+                    f"{e.get('date')}, {e.get('cpu')} ({e.get('cpus')} CPUs, load "
+                    f"{e.get('loadavg_1min')}).")  # fmt: skip
+    return out
 
 
 def block(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
     return partial(results, table, source) + "\n\n" + speed(results, table, source)
 
 
-RENDERERS = {"segments": block}
+LONG_LABELS = {
+    "track": "clip's mean vector, whole-track vectors",
+    "mean-window-max": "clip's mean vector, best library window (what a 10 s clip uses)",
+    "own-windows": "clip's own windows, best (clip window, library window) pair (**default**)",
+    "own-windows+mean": "own windows and the mean vector, best pair",
+}
+
+
+def long_clips(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
+    """Long clips (30 s): the clip's mean vector against its own windows."""
+    q = results("segments")["long"]
+    rows = [[LONG_LABELS.get(name, name), _rate(m["top1"], m["top1_ci"]),
+             _rate(m["top5"], m["top5_ci"]), f"{m['mrr']:.3f}",
+             f"{m['jamendo']['top1']:.2f} / {m['jamendo']['top5']:.2f}",
+             f"{m['emotify']['top1']:.2f} / {m['emotify']['top5']:.2f}"]
+            for name, m in q["methods"].items()]  # fmt: skip
+    head = [f"{q['clip_s']:.0f} s clip from the half not in the library, compared by",
+            "top-1 right track (95 % CI)", "top-5", "mean reciprocal rank",
+            "Jamendo songs: top-1 / top-5", "Emotify excerpts: top-1 / top-5"]  # fmt: skip
+    d, w = q["disagreements"], q["clip_windows"]
+    spread = "" if w["min"] == w["max"] else f" ({w['min']}–{w['max']})"
+    text = (
+        f"{q['clips']} clips ({q['clips_jamendo']} from the Jamendo songs) against "
+        f"{q['tracks']} tracks holding {q['windows']:,} windows ({q['model']}); a clip has "
+        f"{w['median']:.0f} windows of its own{spread}. Of the clips, "
+        f"{d['mean_wrong_own_right']} are ranked first only by the own windows and "
+        f"{d['mean_right_own_wrong']} only by the mean vector against the windows"
+    )
+    pair = q.get("paired_own_vs_mean")
+    if pair:
+        t1, t5 = pair["top1"], pair["top5"]
+        text += (f" (exact sign test p = {t1['sign_test_p']:.2f}); in the top 5, "
+                 f"{t5['own_only']} only by the own windows and {t5['mean_only']} only by "
+                 f"the mean vector (p = {t5['sign_test_p']:.3f})")  # fmt: skip
+    text += "."
+    return table(head, rows) + "\n\n" + text + "\n\n" + source("segments") + earlier_run()
+
+
+def identify_cache(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
+    """CLI time with the fingerprint index built from the catalog or read from its file."""
+    r = results("identify_cache")
+    t, p = r["cli_s"], r["in_process"]
+
+    def span(xs: list[float]) -> str:
+        return f"{min(xs):.1f}" if len(xs) == 1 else f"{min(xs):.1f}–{max(xs):.1f}"
+
+    rows = [
+        ["`songscape identify CLIP --json`", span(t["identify_build"]),
+         span(t["identify_saved"]), f"{r['identify_ratio']:.1f}x"],
+        ["`songscape similar --file CLIP --json`", span(t["similar_build"]),
+         span(t["similar_saved"]), f"{r['similar_ratio']:.2f}x"],
+    ]  # fmt: skip
+    head = [f"command, library of {r['tracks']:,} tracks ({r['words']:,} words)",
+            "seconds, index built from the catalog (before)", "seconds, saved index read",
+            "faster (median ratio)"]  # fmt: skip
+    text = (
+        "Inside those commands: reading the fingerprints from the catalog "
+        f"{p['catalog_read_s']:.1f} s "
+        f"and sorting their words {p['sort_s']:.1f} s (what every command paid before); "
+        f"checking the saved file's key against the catalog {1000 * p['key_check_s']:.0f} ms "
+        f"and reading it {p['read_s']:.1f} s ({p['file_mb']:,.0f} MB); writing it once "
+        f"{p['write_s']:.1f} s. The rest of each command is starting Python and songscape, "
+        "decoding and fingerprinting the clip (and for `similar`, the model)."
+    )
+    return table(head, rows) + "\n\n" + text + "\n\n" + source("identify_cache")
+
+
+RENDERERS = {"segments": block, "segments-long": long_clips, "identify-cache": identify_cache}

@@ -61,6 +61,7 @@ from songscape.vectors import unit_rows
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 METHODS = ("track", "window-max", "window-top2", "blend")
+PARTS = ("quality", "long", "speed")
 
 
 def library_files(data: Path) -> list[Path]:
@@ -181,6 +182,93 @@ def quality(data: Path, model_name: str, clip_s: float, cache: Path) -> dict:
     }  # fmt: skip
 
 
+LONG_METHODS = ("track", "mean-window-max", "own-windows", "own-windows+mean")
+
+
+def long_clips(data: Path, model_name: str, clip_s: float, cache: Path) -> dict:
+    """Long clips (``clip_s``, default 30 s) not in the library: the clip's mean vector
+    against every window (what ``similar --file`` does for a clip of one window) or the
+    clip's *own* windows (10 s every 5 s, as the library's) against every window, a track
+    scoring its best (clip window, track window) pair (what it does for a longer clip).
+
+    The library is the first halves of ``quality``'s (same model runs, from the cache);
+    the clips come from the second halves: 5 per Jamendo song at random positions
+    (seed 1), and each Emotify excerpt's whole second half (30 s; an excerpt whose half
+    is under 90 % of ``clip_s`` is left out).
+    """
+    spec = get_spec(model_name)
+    model = load_model(model_name)
+    sr = spec.sample_rate
+    rng = np.random.default_rng(1)
+    tracks, windows, owners = [], [], []
+    clip_means, clip_windows, truth, n_own = [], [], [], []
+    files = library_files(data)
+    for ti, f in enumerate(tqdm(files, desc="model runs (long clips)")):
+        y, _ = load_audio(f, sr=sr, mono=True)
+        half = len(y) // 2
+        name = str(f.relative_to(data))
+        key = f"{spec.name}|{spec.version}|{name}|first-half|{half}"
+        x, t, d = cached(cache, key, lambda y=y, half=half: patch_run(model, y[:half]))
+        tracks.append(x.mean(axis=0))
+        w = window_vectors(x, t, d)
+        windows.append(w.vectors)
+        owners += [ti] * w.n
+        jamendo = "jamendolyrics" in str(f)
+        n = min(int(clip_s * sr), len(y) - half)
+        if n < 0.9 * clip_s * sr:
+            continue
+        for _ in range(5 if jamendo else 1):
+            s = half + (int(rng.integers(0, len(y) - half - n)) if len(y) - half > n else 0)
+            key = f"{spec.name}|{spec.version}|{name}|clip|{s}|{n}"
+            cx, ct, cd = cached(cache, key, lambda clip=y[s:s + n]: patch_run(model, clip))
+            own = window_vectors(cx, ct, cd)
+            clip_means.append(cx.mean(axis=0))
+            clip_windows.append(unit_rows(own.vectors.astype(np.float32)))
+            n_own.append(own.n)
+            truth.append(ti)
+    T = unit_rows(np.stack(tracks).astype(np.float32))
+    W = unit_rows(np.concatenate(windows).astype(np.float32))
+    first = np.flatnonzero(np.r_[True, np.diff(np.array(owners)) != 0])  # each track's first window
+    M = unit_rows(np.stack(clip_means).astype(np.float32))
+    truth_a = np.array(truth)
+    mean_windows = np.maximum.reduceat(M @ W.T, first, axis=1)
+    own = np.stack([np.maximum.reduceat((Q @ W.T).max(axis=0), first) for Q in clip_windows])
+    scores = {"track": M @ T.T, "mean-window-max": mean_windows, "own-windows": own,
+              "own-windows+mean": np.maximum(own, mean_windows)}  # fmt: skip
+    jamendo = np.array(["jamendolyrics" in str(files[t]) for t in truth])
+    rows: dict = {}
+    ranks: dict = {}
+    for name in LONG_METHODS:
+        sc = scores[name]
+        right = sc[np.arange(len(M)), truth_a]
+        ranks[name] = rank = 1 + (sc > right[:, None]).sum(axis=1)
+        rows[name] = rank_figures(rank)
+        rows[name]["jamendo"] = rank_figures(rank[jamendo])
+        rows[name]["emotify"] = rank_figures(rank[~jamendo])
+        print(name, rows[name], file=sys.stderr)
+    # Paired: clips ranked right by one of the two and not the other (exact sign test).
+    from scipy.stats import binomtest
+
+    paired = {}
+    for top in (1, 5):
+        mean_ok, own_ok = ranks["mean-window-max"] <= top, ranks["own-windows"] <= top
+        b, c = int((~mean_ok & own_ok).sum()), int((mean_ok & ~own_ok).sum())
+        p = round(float(binomtest(b, b + c).pvalue), 4) if b + c else 1.0
+        paired[f"top{top}"] = {"own_only": b, "mean_only": c, "sign_test_p": p}
+    mean_ok, own_ok = ranks["mean-window-max"] == 1, ranks["own-windows"] == 1
+    return {
+        "model": spec.name, "model_version": spec.version, "clip_s": clip_s,
+        "window_s": WINDOW_S, "window_hop_s": WINDOW_HOP_S,
+        "tracks": len(T), "windows": int(len(W)), "clips": int(len(M)),
+        "clips_jamendo": int(jamendo.sum()),
+        "clip_windows": {"median": float(np.median(n_own)), "min": int(min(n_own)),
+                         "max": int(max(n_own))},
+        "methods": rows, "paired_own_vs_mean": paired,
+        "disagreements": {"mean_wrong_own_right": int((~mean_ok & own_ok).sum()),
+                          "mean_right_own_wrong": int((mean_ok & ~own_ok).sum())},
+    }  # fmt: skip
+
+
 def speed(n_tracks: int, n_queries: int, hnsw: bool = False, seed: int = 0) -> dict:
     from songscape.catalog import windows as window_rows
     from songscape.catalog.model_outputs import embedding_matrix
@@ -271,13 +359,26 @@ def windex_sample(store, model: str, n: int, rng: np.random.Generator) -> np.nda
     return snap.vectors[rng.integers(0, len(snap.ids), n)]
 
 
+def measured_by(old: dict, part: str) -> dict:
+    """The command and conditions of the run that measured ``part`` of the result file
+    ``old`` (``old`` itself, or the earlier run it kept the part from)."""
+    c = old["conditions"]
+    if part in c.get("parts", []):
+        return {"command": old["command"], **{k: v for k, v in c.items()
+                                              if k not in ("earlier", "earlier_parts")}}
+    if part in c.get("earlier_parts", {}):
+        return c["earlier_parts"][part]
+    return c.get("earlier", {})
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     p.add_argument("--model", default="musicnn-msd")
-    p.add_argument("--parts", nargs="+", choices=("quality", "speed"),
-                   default=["quality", "speed"])  # fmt: skip
+    p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     p.add_argument("--clip-s", type=float, default=10.0)
+    p.add_argument("--long-clip-s", type=float, default=30.0,
+                   help="clip length of the long part (clips of several windows)")
     p.add_argument("--tracks", type=int, default=10_000)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--hnsw", action="store_true",
@@ -293,19 +394,23 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     if "quality" in args.parts:
         results["quality"] = quality(args.data_dir, args.model, args.clip_s, args.cache)
+    if "long" in args.parts:
+        results["long"] = long_clips(args.data_dir, args.model, args.long_clip_s, args.cache)
     if "speed" in args.parts:
         results["speed"] = speed(args.tracks, args.queries, hnsw=args.hnsw)
         print(results["speed"], file=sys.stderr)
     conditions = machine(threads=1, seed=0, data=str(args.data_dir), parts=args.parts)
-    # A run of some parts keeps the other parts of the file it replaces (with their
-    # command and conditions under ``conditions.earlier``).
+    # A run of some parts keeps the other parts of the file it replaces, each with the
+    # command and conditions of the run that measured it (``conditions.earlier_parts``).
     target = Path(args.out) if args.out else RESULTS_DIR / "segments.json"
-    if target.is_file() and set(args.parts) != {"quality", "speed"}:
+    if target.is_file() and set(args.parts) != set(PARTS):
         old = json.loads(target.read_text())
+        conditions["earlier_parts"] = {}
         for part, value in old["results"].items():
-            results.setdefault(part, value)
-        conditions["earlier"] = {"command": old["command"], **{
-            k: v for k, v in old["conditions"].items() if k != "earlier"}}
+            if part in results:
+                continue
+            results[part] = value
+            conditions["earlier_parts"][part] = measured_by(old, part)
     path = write_results(__file__, results, conditions, out=args.out)
     print(path)
     return 0

@@ -139,6 +139,21 @@ def load_fingerprints(conn: sqlite3.Connection, algorithm: str) -> StoredFingerp
     return StoredFingerprints(ids, words, starts, hop, crcs)
 
 
+def fingerprint_manifest(
+    conn: sqlite3.Connection, algorithm: str
+) -> list[tuple[str, int, int, float]]:
+    """``(track_id, words_crc, n_words, item_hop_s)`` of every fingerprint that
+    :func:`load_fingerprints` would load, in its order (without the words: a cheap read
+    that says whether a saved copy of them is current)."""
+    rows = conn.execute(
+        "SELECT f.track_id, f.words_crc, f.n_words, f.item_hop_s FROM fingerprints f "
+        "JOIN tracks t ON t.id = f.track_id WHERE t.status = 'ok' AND f.algorithm = ? "
+        "ORDER BY f.track_id",
+        (algorithm,),
+    ).fetchall()
+    return [(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+
 def fingerprint_state(conn: sqlite3.Connection) -> tuple[int, int]:
     """``(count, checksum)`` of the live tracks' fingerprints: changes when any does."""
     row = conn.execute(

@@ -39,6 +39,12 @@ class WindowPayload:
         return {"window_s": self.window_s, "window_hop_s": self.hop_s,
                 "window_count": int(len(self.starts_s))}  # fmt: skip
 
+    def vector_fields(self) -> dict:
+        """The windows themselves (``analyze_file(..., windows=True)``): ``window_starts_s``
+        (seconds) and ``window_vectors`` (one list of floats per window, not normalised)."""
+        return {"window_starts_s": [float(t) for t in self.starts_s],
+                "window_vectors": np.asarray(self.vectors, np.float32).tolist()}  # fmt: skip
+
 
 class WindowStage(Stage):
     """Store the model's window vectors (one row per track and model)."""

@@ -28,7 +28,7 @@ from songscape.library.mix import MixMixin
 from songscape.library.playlists import PlaylistsMixin
 from songscape.library.recordings import RecordingsMixin
 from songscape.library.scale import ScaleMixin
-from songscape.library.segments import SegmentsMixin, check_by
+from songscape.library.segments import SegmentsMixin, check_by, clip_query_windows
 from songscape.library.settings import SettingsMixin
 from songscape.library.sing import SingMixin
 from songscape.library.structure import StructureMixin
@@ -307,7 +307,9 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
         by : {"track", "segment"}, optional
             Compare whole-track vectors, or window vectors (10 s segments; a track query
             uses each of its windows). Default: segments for a ``file`` that is not
-            identified by fingerprint, whole tracks otherwise (issue 20).
+            identified by fingerprint, whole tracks otherwise (issue 20). A ``file``
+            longer than one window is compared by each of its own windows
+            (:func:`~songscape.library.segments.clip_query_windows`).
 
         Returns
         -------
@@ -356,15 +358,18 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
                             "results": explained_results(self.store, hits, query,
                                                          half_double)}  # fmt: skip
         else:
-            analysis = analyze_file(file, model=spec.name)
+            analysis = analyze_file(file, model=spec.name, windows=True)
             vector = np.asarray(analysis["embedding"], dtype=np.float32)
             query = _file_facts(analysis, spec.name)
             identified = self.identify_for_similar(file)  # issue 20: fingerprint look-up
         results = None
         if by == "segment" or (by is None and file is not None and identified is None):
+            if file is not None:  # a clip longer than one window: its own windows (issue 20)
+                starts, query_vectors = clip_query_windows(analysis, vector)
             results = self.similar_segments(
-                vector, query, spec.name, k, parsed, exclude, backend,
-                None if starts is None else [float(t) for t in starts],
+                vector if file is None else query_vectors, query, spec.name, k, parsed,
+                exclude, backend, None if starts is None else [float(t) for t in starts],
+                track_vector=vector if file is not None else None,
             )  # fmt: skip
             if results is None and by == "segment":
                 raise NoVectorError(f"the library has no {spec.name} window vectors yet: run "
@@ -459,8 +464,12 @@ def analyze_file(
     min_duration_s: float = 1.0,
     model: str | None = DEFAULT_MODEL,
     rhythm: str = DEFAULT_RHYTHM_BACKEND,
+    windows: bool = False,
 ) -> dict:
     """Run every registered stage, and ``model``'s embed and tag stages, on one file.
+
+    ``windows=True`` also returns the model's 10 s window vectors (``window_starts_s``,
+    ``window_vectors``; issue 20), which ``similar --file`` compares for a long clip.
 
     ``rhythm`` names the beat tracker (:data:`~songscape.models.rhythm.RHYTHM_BACKENDS`;
     ``"madmom"`` is opt-in: its weights are non-commercial).
@@ -489,6 +498,8 @@ def analyze_file(
         payload = stage.run(ctx)
         if hasattr(payload, "json_fields"):
             out.update(payload.json_fields())
+            if windows and hasattr(payload, "vector_fields"):
+                out.update(payload.vector_fields())
         elif isinstance(payload, Descriptors):
             fields = payload.to_json()
             fields["analysis_sample_rate"] = fields.pop("sample_rate", ANALYSIS_SAMPLE_RATE)

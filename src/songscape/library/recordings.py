@@ -20,6 +20,7 @@ from songscape.ingest.fingerprint_stage import FINGERPRINT_ALGORITHM
 from songscape.recordings.duplicates import apply_move, duplicate_report, plan_moves
 from songscape.recordings.identify import MIN_CLIP_S, Identification, identify_clip
 from songscape.recordings.index import FingerprintIndex
+from songscape.recordings.index_cache import cached_fingerprint_index
 from songscape.recordings.links import update_links
 
 #: Longest stretch of a query file (seconds, from its start) that identification reads.
@@ -33,7 +34,9 @@ class RecordingsMixin:
     _fingerprint_index: tuple[tuple[int, int], FingerprintIndex] | None = None
 
     def fingerprint_index(self) -> FingerprintIndex:
-        """The index over every live track's fingerprint, rebuilt when any changed.
+        """The index over every live track's fingerprint, rebuilt when any changed (kept
+        in memory and in ``<library>/fingerprints/index.npz``:
+        :mod:`songscape.recordings.index_cache`).
 
         Raises
         ------
@@ -53,8 +56,8 @@ class RecordingsMixin:
             raise FingerprintError(
                 "the library has no fingerprints yet: run `songscape ingest` on its folders"
             )
-        stored = fp_catalog.load_fingerprints(self.store.conn, FINGERPRINT_ALGORITHM)
-        index = FingerprintIndex(stored)
+        # Saved in the library and reused while the fingerprints stay the same (issue 20).
+        index = cached_fingerprint_index(self.store.conn, self.store.root, FINGERPRINT_ALGORITHM)
         self._fingerprint_index = (state, index)
         return index
 

@@ -58,6 +58,7 @@ class SegmentsMixin:
         backend: str | None = None,
         query_starts_s: list[float] | None = None,
         how: str = DEFAULT_AGGREGATION,
+        track_vector: np.ndarray | None = None,
     ) -> list[dict] | None:
         """Tracks whose windows are nearest the query vector(s), explained like
         ``similar``'s results, each with the ``window`` that matched.
@@ -69,6 +70,9 @@ class SegmentsMixin:
             ``score``, and ``query_start_s`` for a query of several windows) and
             ``track_score`` (cosine of the whole-track vectors); None when the library
             has no window vectors of ``model`` (ingested before they existed).
+
+        ``track_vector`` is the query's whole-track vector for ``track_score`` (default:
+        the mean of ``vectors``).
         """
         index = self.window_index(model, backend)
         if index.n == 0:
@@ -83,7 +87,8 @@ class SegmentsMixin:
             self.store, [(m.track_id, m.score) for m in matches], query, filters.half_double
         )
         q = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        track_vector = unit_rows(q.mean(axis=0, keepdims=True))[0]
+        whole = q.mean(axis=0) if track_vector is None else np.asarray(track_vector, np.float32)
+        track_vector = unit_rows(whole[None, :])[0]
         for result, match in zip(results, matches, strict=True):
             result["window"] = self._window_json(match, result["id"], model)
             stored = model_outputs.embedding(self.store.conn, result["id"], model)
@@ -123,6 +128,30 @@ class SegmentsMixin:
         return stored[0], stored[1]
 
 
+def clip_query_windows(
+    analysis: dict, vector: np.ndarray
+) -> tuple[list[float] | None, np.ndarray]:
+    """What an outside clip searches the window index with: ``(starts_s, vectors)``.
+
+    A clip longer than one window (more than one window of its own, same length and hop
+    as the library's: :mod:`songscape.models.windows`) is compared by each of its windows,
+    a track scoring its best (clip window, track window) pair; a shorter clip by its mean
+    vector (``(None, vector)``). bench/segments.py measures both on 30 s clips
+    (docs/search.md).
+
+    Parameters
+    ----------
+    analysis : dict
+        :func:`~songscape.library.library.analyze_file`'s answer with ``windows=True``.
+    vector : np.ndarray, shape (dim,)
+        The clip's mean vector.
+    """
+    starts = analysis.get("window_starts_s") or []
+    if len(starts) < 2:
+        return None, vector
+    return [float(t) for t in starts], np.asarray(analysis["window_vectors"], dtype=np.float32)
+
+
 def check_by(by: str | None) -> str | None:
     """``by`` if it is one of :data:`SIMILAR_BY` (or None)."""
     if by is not None and by not in SIMILAR_BY:
@@ -130,4 +159,6 @@ def check_by(by: str | None) -> str | None:
     return by
 
 
-__all__ = ["DEFAULT_AGGREGATION", "SIMILAR_BY", "SegmentsMixin", "check_by"]
+__all__ = [
+    "DEFAULT_AGGREGATION", "SIMILAR_BY", "SegmentsMixin", "check_by", "clip_query_windows",
+]  # fmt: skip

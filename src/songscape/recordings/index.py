@@ -45,15 +45,35 @@ class FingerprintIndex:
     ----------
     stored : StoredFingerprints
         The concatenated fingerprints of the library's tracks.
+    order : np.ndarray of int, optional
+        ``np.argsort(stored.words, kind="stable")`` when already known (a saved index,
+        :mod:`songscape.recordings.index_cache`); computed otherwise.
+
+    Raises
+    ------
+    ValueError
+        ``order`` does not sort ``stored.words`` (a damaged saved index).
     """
 
-    def __init__(self, stored: StoredFingerprints):
+    def __init__(self, stored: StoredFingerprints, order: np.ndarray | None = None):
         self.stored = stored
         self.track_ids = stored.track_ids
         self.item_hop_s = stored.item_hop_s
-        order = np.argsort(stored.words, kind="stable")
+        given = order is not None
+        if order is None:
+            order = np.argsort(stored.words, kind="stable")
+        elif len(order) != len(stored.words):
+            raise ValueError(f"{len(order)} sort positions for {len(stored.words)} words")
         self._keys = stored.words[order]
-        self._flat_positions = order.astype(np.int64 if len(order) > 2**31 - 1 else np.int32)
+        if given and not bool(np.all(self._keys[1:] >= self._keys[:-1])):
+            raise ValueError("the given order does not sort the words")
+        self._flat_positions = order.astype(np.int64 if len(order) > 2**31 - 1 else np.int32,
+                                            copy=False)  # fmt: skip
+
+    @property
+    def sort_order(self) -> np.ndarray:
+        """The words' stable sort order (what a saved index keeps)."""
+        return self._flat_positions
 
     def __len__(self) -> int:
         return len(self.track_ids)

@@ -51,7 +51,9 @@ async def identify(
     "track": the identified track or null, "similar": [...], "model"}``; ``identified``
     is null when nothing in the library matches (music not in it, noise): the similar
     tracks are then the only answer, found by comparing the clip with every track's 10 s
-    windows (``matched_by: "segment"``; each similar track has its ``window``). A clip
+    windows (``matched_by: "segment"``; each similar track has its ``window``; a clip
+    longer than one window is compared by its own windows, ``window.query_start_s``
+    naming the part of the clip that matched). A clip
     under 3 s, silence or an undecodable body is a 400. A library without fingerprints
     answers the similar tracks with a ``note`` saying why nothing was identified (a 409
     when ``k=0``)."""
