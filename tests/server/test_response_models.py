@@ -110,3 +110,26 @@ def test_the_check_catches_a_route_without_a_model():
 def test_path_model_keeps_its_from_key(document):
     props = _resolve(document, {"$ref": "#/components/schemas/PathOut"})["properties"]
     assert {"from", "to", "path"} <= set(props)
+
+
+def _model_enum(doc: dict[str, Any], path: str, method: str = "get") -> list[str] | None:
+    for param in doc["paths"][path][method].get("parameters", []):
+        if param["name"] == "model":
+            for branch in param["schema"].get("anyOf", [param["schema"]]):
+                if "enum" in branch:
+                    return branch["enum"]
+    return None
+
+
+def test_model_parameters_enumerate_the_registry(document):
+    from songscape.models.registry import list_models
+
+    specs = list_models()
+    names = [s.name for s in specs]
+    taggers = [s.name for s in specs if s.labels]
+    assert _model_enum(document, "/api/map") == names
+    assert _model_enum(document, "/api/tracks/{track_id}/similar") == names
+    assert _model_enum(document, "/api/identify", "post") == names
+    assert _model_enum(document, "/api/tracks/{track_id}/taggram") == taggers
+    # the recommenders keep their own list
+    assert "musicnn-msd" not in _model_enum(document, "/api/recommend")

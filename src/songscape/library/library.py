@@ -358,7 +358,8 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
                             "results": explained_results(self.store, hits, query,
                                                          half_double)}  # fmt: skip
         else:
-            analysis = analyze_file(file, model=spec.name, windows=True)
+            analysis = analyze_file(file, model=spec.name, windows=True,
+                                    skip=QUERY_SKIPS_STAGES)  # fmt: skip
             vector = np.asarray(analysis["embedding"], dtype=np.float32)
             query = _file_facts(analysis, spec.name)
             identified = self.identify_for_similar(file)  # issue 20: fingerprint look-up
@@ -437,6 +438,9 @@ class Library(SettingsMixin, ScaleMixin, RecordingsMixin, StructureMixin, SingMi
         return {"model": spec.name, "from": a, "to": b, "steps": steps, "path": out}
 
 
+#: Stages whose fields a ``similar --file`` query does not use (the clip's fingerprint is
+#: looked up on its own, by :meth:`identify_for_similar`).
+QUERY_SKIPS_STAGES = ("emotion", "fingerprint", "structure", "highlight")
 _QUERY_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "top_tags")
 _RESULT_KEYS = ("id", "path", "title", "artist", "album", "tempo_bpm", "key", "duration_s")
 
@@ -465,8 +469,12 @@ def analyze_file(
     model: str | None = DEFAULT_MODEL,
     rhythm: str = DEFAULT_RHYTHM_BACKEND,
     windows: bool = False,
+    skip: tuple[str, ...] = (),
 ) -> dict:
     """Run every registered stage, and ``model``'s embed and tag stages, on one file.
+
+    ``skip`` names stages not to run (``similar --file`` skips those whose fields a
+    query does not use: :data:`QUERY_SKIPS_STAGES`).
 
     ``windows=True`` also returns the model's 10 s window vectors (``window_starts_s``,
     ``window_vectors``; issue 20), which ``similar --file`` compares for a long clip.
@@ -493,6 +501,8 @@ def analyze_file(
     extra = model_stage_names((model,), (model,) if get_spec(model).labels else ()) if model else []
     stages = pipeline_stages(extra)
     for stage in stages if model else without_model_stages(stages):
+        if stage.name in skip:
+            continue
         if stage.name == DescriptorsStage.name and rhythm != DEFAULT_RHYTHM_BACKEND:
             stage = DescriptorsStage(rhythm)
         payload = stage.run(ctx)

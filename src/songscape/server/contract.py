@@ -43,6 +43,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from songscape.models.registry import list_models
+
 #: The page's policy: scripts, styles, media and requests from this origin only; no inline
 #: script, no eval. plotly.js injects styles (``'unsafe-inline'`` for styles only); images
 #: and audio may be ``blob:``/``data:`` URLs (snapshots, recordings). Checked in Chromium:
@@ -148,6 +150,29 @@ def declare_file_bodies(schema: dict[str, Any]) -> dict[str, Any]:
                     if media_type != "application/json" and not body.get("schema"):
                         body["schema"] = {"type": "string"} if media_type in TEXT_TYPES \
                             else {"type": "string", "format": "binary"}  # fmt: skip
+    return schema
+
+
+def declare_model_names(
+    schema: dict[str, Any], names: list[str], tagging: list[str]
+) -> dict[str, Any]:
+    """Enumerate the registered models in every free-text ``model`` query parameter of an
+    OpenAPI document (in place; returns it): ``tagging`` for the taggram route (models
+    with tags), ``names`` elsewhere. Parameters that already enumerate their values (the
+    recommenders) are left alone. The list is the registry's when the document is made;
+    a model trained later is still accepted by name (the document follows on restart)."""
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            for param in op.get("parameters", []):
+                if param.get("name") != "model" or param.get("in") != "query":
+                    continue
+                body = param.get("schema", {})
+                branches = body.get("anyOf", [body])
+                for branch in branches:
+                    if branch.get("type") == "string" and "enum" not in branch:
+                        branch["enum"] = list(tagging if path.endswith("/taggram") else names)
     return schema
 
 
@@ -337,6 +362,9 @@ def install_contract(app: FastAPI) -> None:
             limits = getattr(app.state, "rate_limits", None)
             declare_errors(schema, auth=bool(app.state.auth_token),
                            limited=limits and limits.applies)  # fmt: skip
+            specs = list_models()
+            declare_model_names(schema, [m.name for m in specs],
+                                [m.name for m in specs if m.labels])  # fmt: skip
             app.openapi_schema = declare_file_bodies(schema)
         return app.openapi_schema
 
