@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml scripts/setup.sh
 test: setup
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
 
 demo: setup
 	bash scripts/demo.sh "$(VENV)"

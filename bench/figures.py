@@ -700,20 +700,34 @@ def _scale_run(r: dict) -> str:
     return f"{run['date']} ({run['loadavg_1min']:.0f})" if run else ""
 
 
+def _recall_cell(r: dict, key: str) -> str:
+    """A recall and, where the row has one, its 95 % interval (``<key>_ci95``)."""
+    ci = r.get(f"{key}_ci95")
+    return f3(r[key]) + (f" [{f3(ci[0])}, {f3(ci[1])}]" if ci else "")
+
+
+def _rate(per_s: float) -> str:
+    """Queries per second: one decimal below 10 (Milvus Lite at 1M answers < 1 per s)."""
+    return f"{per_s:.1f}" if per_s < 10 else num(per_s)
+
+
 def scale_vectors() -> str:
     out = []
     for r in _scale_rows("vectors"):
         queries = f" ({r['queries']} queries)" if "queries" in r else ""
         out.append([f"{r['engine']} {r['index']}", f"{r['n']:,} × {r['dim']}{queries}",
-                    seconds(r["build_s"]), f"{r['memory_mb']:.0f} MB", f3(r["recall_at_10"]),
-                    num(r["qps"]), f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
-                    f"{f3(r['filtered_recall_at_10'])} ({r['filter_fraction']:.0%} pass)",
-                    num(r["filtered_qps"]), _scale_run(r)])  # fmt: skip
+                    seconds(r["build_s"]), f"{r['memory_mb']:.0f} MB",
+                    _recall_cell(r, "recall_at_10"), _rate(r["qps"]),
+                    f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f}",
+                    f"{_recall_cell(r, 'filtered_recall_at_10')} "
+                    f"({r['filter_fraction']:.0%} pass)",
+                    _rate(r["filtered_qps"]), _scale_run(r)])  # fmt: skip
     head = ["index", "vectors", "build", "memory", "recall@10", "queries/s",
             "p50 / p99 ms", "filtered recall@10", "filtered queries/s", "run (load)"]  # fmt: skip
     note = ("Memory: faiss, the serialised index; Milvus Lite (in process), what the process "
             "gained while the collection was built, loaded and queried. One query per call, "
-            "one thread.")
+            "one thread. [a, b]: Wilson 95 % interval of the recall over the queries × 10 "
+            "true neighbours (rows measured since it was added).")
     return table(head, out) + "\n\n" + note + "\n\n" + source("scale")
 
 

@@ -9,7 +9,8 @@ Sections (``--sections``, default all three):
   efSearch=96), Milvus Lite ``FLAT`` and Milvus Lite ``HNSW`` (songscape's Milvus build
   parameters: M=32, efConstruction=200, ef=128) — build seconds (insert + index),
   memory (faiss: serialised index bytes; Milvus Lite: the resident memory the process
-  gained from opening the database to the end of the queries), recall@10, queries/s
+  gained from opening the database to the end of the queries), recall@10 with its
+  Wilson 95 % interval over the queries × 10 true neighbours, queries/s
   and p50/p99 ms (one query per call, one thread),
   and the same for a filtered search (tempo 90..102, ~10 % of the rows: faiss searches
   with an ``IDSelectorBatch``; Milvus evaluates ``tempo >= 90 and tempo <= 102``).
@@ -32,7 +33,7 @@ sizes and sections can be measured one at a time on a shared machine, e.g. the 1
     nice -n 10 python bench/scale.py --sections redis --n-users 1000000
     nice -n 10 python bench/scale.py --sections vectors --n-vectors 1000000 --milvus-indexes
     nice -n 10 python bench/scale.py --sections vectors --n-vectors 1000000 \
-        --faiss-indexes --milvus-indexes IVF_FLAT --n-queries 100
+        --faiss-indexes --milvus-indexes IVF_FLAT --n-queries 200
 
 ``--faiss-indexes`` picks the faiss rows (``hnsw``: songscape's defaults; ``ivf``:
 ``IVF1024,Flat`` with nprobe 32, Milvus' IVF_FLAT parameters, trained on 64k rows);
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import shutil
@@ -115,6 +117,19 @@ def _recall(found: list[list[int]], truth: list[list[int]], k: int = 10) -> floa
     return round(hits / sum(min(k, len(t)) for t in truth), 4)
 
 
+def _recall_ci95(found: list[list[int]], truth: list[list[int]], k: int = 10) -> list[float]:
+    """Wilson 95 % interval of recall@k over the ``queries × k`` true neighbours (each
+    neighbour found or not; the neighbours of one query are counted as independent, so
+    the interval is a little narrow when misses cluster in a few queries)."""
+    hits = sum(len(set(f[:k]) & set(t[:k])) for f, t in zip(found, truth, strict=True))
+    n = sum(min(k, len(t)) for t in truth)
+    z = 1.959964
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
 def _data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((100, DIM)).astype(np.float32)
@@ -138,7 +153,9 @@ def _faiss_row(base: dict, label: str, index, build: float, queries: np.ndarray,
     _emit(base | {"engine": "faiss", "index": label, "build_s": round(build, 2),
                   "memory_mb": round(len(faiss.serialize_index(index)) / 2**20, 1),
                   "recall_at_10": _recall(found, truth), **speed,
+                  "recall_at_10_ci95": _recall_ci95(found, truth),
                   "filtered_recall_at_10": _recall(found_f, truth_f),
+                  "filtered_recall_at_10_ci95": _recall_ci95(found_f, truth_f),
                   **{f"filtered_{k}": v for k, v in speed_f.items()}})  # fmt: skip
 
 
@@ -250,7 +267,9 @@ def _bench_milvus(base: dict, x: np.ndarray, tempo: np.ndarray, queries: np.ndar
                       "memory_mb": round((rss - rss_open) / 1024, 1),
                       "open_rss_mb": round((rss_open - rss0) / 1024, 1),
                       "recall_at_10": _recall(found, truth), **speed,
+                      "recall_at_10_ci95": _recall_ci95(found, truth),
                       "filtered_recall_at_10": _recall(found_f, truth_f),
+                      "filtered_recall_at_10_ci95": _recall_ci95(found_f, truth_f),
                       **{f"filtered_{k}": v for k, v in speed_f.items()}})  # fmt: skip
         client.close()
         shutil.rmtree(folder, ignore_errors=True)

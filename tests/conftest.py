@@ -57,3 +57,33 @@ def music_folder(tmp_path: Path) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(clip, dest)
     return folder
+
+
+@pytest.fixture(scope="session")
+def ray_address(tmp_path_factory):
+    """One Ray cluster (``ray start --head`` on free loopback ports) shared by every Ray
+    test of the session, stopped at the end; its address. Under xdist a session is one
+    worker: `make test` runs ``--dist loadgroup`` and the Ray tests (``test_ray_*.py``)
+    form one group (:func:`pytest_xdist_make_scheduler`), so they share one cluster."""
+    from tests.engines import ray_cluster
+
+    with ray_cluster(tmp_path_factory.mktemp("ray")) as address:
+        yield address
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the tests of every ``test_ray_*.py`` file in one group
+    (one worker, one Ray cluster), the others spread one by one as with ``load``. Grouping
+    by file name here because xdist 3.8's ``xdist_group`` mark does not take effect under
+    pytest 9 (it rewrites ``item._nodeid``, which pytest 9 no longer reads)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class RayTestsTogether(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0].rsplit("/", 1)[-1].startswith("test_ray_"):
+                return "ray"
+            return super()._split_scope(nodeid)
+
+    return RayTestsTogether(config, log)

@@ -66,7 +66,11 @@ def ray_cluster(tmp: Path, cpus: int = 2) -> Iterator[str]:
     port = free_port()
     temp = Path("/tmp") / f"ss-ray-{os.getpid()}-{port}"  # short: Ray's socket paths are limited
     marker = f"{os.getpid()}-{port}"
+    # RAY_AUTH_MODE explicit: `ray start` would otherwise turn token auth on whenever a
+    # token file (~/.ray/auth_token, written by any local ray.init) exists, and refuse the
+    # tests' clients, which join by explicit address (Ray 2.59+)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", RAY_MARKER: marker,
+           "RAY_AUTH_MODE": "disabled",
            # a loaded 2-core machine can take over a minute to start the node's agents
            "RAY_agent_register_timeout_ms": "180000"}  # fmt: skip
     cmd = [str(ray_exe), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",

@@ -103,6 +103,11 @@ class TrainingBusyError(TrainingError):
     """Another process is training a model of the same name (the message names it)."""
 
 
+class RayClusterError(ConnectionError):
+    """The Ray cluster named by ``--ray-address`` cannot be reached or refuses the token
+    (raised by training.ray_runtime, for ``ingest`` and ``train --engine ray``)."""
+
+
 # ---- raised by catalog.store
 
 

@@ -1,6 +1,7 @@
 """``ingest --engine ray`` on a real local Ray cluster (``ray start --head`` on free loopback
-ports, one per module, stopped afterwards): the same catalog as the local engine, and
-a killed worker or a killed driver costs nothing but a re-run."""
+ports, one per test session, shared with the other Ray tests: ``ray_address`` in
+tests/conftest.py): the same catalog as the local engine, and a killed worker or a killed
+driver costs nothing but a re-run."""
 
 from __future__ import annotations
 
@@ -23,17 +24,10 @@ from songscape.errors import LibraryError  # noqa: E402
 from songscape.ingest.pipeline import IngestOptions  # noqa: E402
 from songscape.library.library import Library  # noqa: E402
 from tests.built_once import copy_library, four_clips_ingested  # noqa: E402
-from tests.engines import ray_cluster  # noqa: E402
 from tests.helpers import gtzan_clips  # noqa: E402
 
 ACTOR = b"ray::_AnalysisActor"
 N_CLIPS = 4
-
-
-@pytest.fixture(scope="module")
-def ray_address(tmp_path_factory):
-    with ray_cluster(tmp_path_factory.mktemp("ray")) as address:
-        yield address
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +137,29 @@ def test_a_killed_driver_resumes(tmp_path, music, ray_address) -> None:
     assert rerun.returncode == 0, rerun.stderr
     with Library(root) as lib:
         _healthy(lib, N_CLIPS)
+
+
+def test_the_pool_runs_on_a_private_ray_unless_given_an_address(ray_address, tmp_path,
+                                                               monkeypatch) -> None:  # fmt: skip
+    """Without an address the pool never joins the cluster Ray's discovery would find
+    (``RAY_ADDRESS`` names it here) and leaves no token file behind; with one, it joins."""
+    from songscape.ingest.ray_engine import RayPool
+    from songscape.training.ray_runtime import AUTH_ENV
+
+    for name in AUTH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # where Ray would write ~/.ray/auth_token
+    monkeypatch.setenv("RAY_ADDRESS", ray_address)
+    port = ray_address.rsplit(":", 1)[1]
+    pool = RayPool(1)
+    try:
+        assert pool.connect().rsplit(":", 1)[1] != port
+    finally:
+        pool.close()
+    assert not (tmp_path / ".ray").exists()
+    assert all(name not in os.environ for name in AUTH_ENV)
+    pool = RayPool(1, ray_address)
+    try:
+        assert pool.connect().rsplit(":", 1)[1] == port
+    finally:
+        pool.close()

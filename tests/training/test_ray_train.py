@@ -1,5 +1,6 @@
 """``train --engine ray``: the trainer data-parallel on a real local Ray cluster
-(``ray start --head`` on free loopback ports, stopped afterwards).
+(``ray start --head`` on free loopback ports, the session's: ``ray_address`` in
+tests/conftest.py).
 
 "Close to the local engine" is made exact by the choice of network: ``musicnn-head`` with
 ``dropout=0`` has no batch normalisation and no randomness in its forward pass, and 6
@@ -75,11 +76,10 @@ def test_moco_and_tiny_batches_are_refused_before_anything_is_written(tmp_path) 
 
 
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(tmp_path_factory, ray_address):
     """The same job trained locally and on 2 Ray workers, in a private models dir."""
     from songscape.models import trained
     from songscape.training.trainer import train
-    from tests.engines import ray_cluster
 
     root = tmp_path_factory.mktemp("raytrain")
     mp = pytest.MonkeyPatch()
@@ -88,8 +88,7 @@ def two_runs(tmp_path_factory):
     torch.set_num_threads(1)
     data = read_labels(tiny_csv(root), label_column="genre")
     local = train(_config(), data, "head-local")
-    with ray_cluster(root / "ray") as address:
-        ray = train(_config(), data, "head-ray", engine="ray", workers=2, ray_address=address)
+    ray = train(_config(), data, "head-ray", engine="ray", workers=2, ray_address=ray_address)
     yield {"data": data, "local": local, "ray": ray}
     mp.undo()
     trained.refresh()

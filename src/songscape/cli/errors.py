@@ -31,6 +31,7 @@ from songscape.errors import (
     PlaylistNotFoundError,
     PretrainedWeightsError,
     QueryError,
+    RayClusterError,
     TagWriteError,
     TextModelError,
     TrackNotFoundError,
@@ -74,6 +75,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     DatasetError: EXIT_FAILED,
     TrainingError: EXIT_FAILED,
     TrainingBusyError: EXIT_FAILED,  # the same name trained by another process
+    RayClusterError: EXIT_FAILED,  # --ray-address: unreachable, or the token refused
     # listening data and recommendations
     ImportFormatError: EXIT_FAILED,
     UnknownUserError: EXIT_FAILED,

@@ -20,8 +20,11 @@ travels between machines — runs on Ray.
   driver loses only uncommitted tracks: a re-run finds the rest done (the catalog is the
   record of progress), exactly as with the local engine.
 
-``address`` None starts a private local Ray instance for the run; ``"auto"`` or
-``host:port`` joins a running cluster (``ray start --head`` …).
+``address`` None starts a private local Ray instance for the run, never a cluster that
+Ray's discovery (``RAY_ADDRESS``, ``/tmp/ray/ray_current_cluster``) would find; ``"auto"``
+or ``host:port`` joins a running cluster (``ray start --head`` …). Both go through
+:func:`songscape.training.ray_runtime.connect_ray` (private token, nothing left in
+``~/.ray``).
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from songscape.extras import require
 from songscape.ingest.workers import THREAD_ENV
+from songscape.training.ray_runtime import RaySession, connect_ray, disconnect_ray
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +73,33 @@ class RayPool:
         self.workers = max(1, int(workers))
         self.address = address
         self._ray: Any = None
-        self._started_ray = False
+        self._session: RaySession | None = None
         self._actor_cls: Any = None
         self._actors: list[Any] = []
 
     def _connect(self) -> Any:
         if self._ray is None:
-            ray = require("ray", "scale", "ingest --engine ray")
-            if not ray.is_initialized():
-                env = {"env_vars": {name: "1" for name in THREAD_ENV}}
-                ray.init(address=self.address, runtime_env=env, log_to_driver=False,
-                         include_dashboard=False, configure_logging=False)  # fmt: skip
-                self._started_ray = True
+            env = {"env_vars": {name: "1" for name in THREAD_ENV}}
+            self._session = connect_ray(self.address, "ingest --engine ray", runtime_env=env,
+                                        log_to_driver=False, include_dashboard=False,
+                                        configure_logging=False)  # fmt: skip
+            ray = self._session.ray
             self._ray = ray
             self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(_AnalysisActor)
         return self._ray
+
+    def connect(self) -> str:
+        """Start (no address) or join Ray now rather than at the first task; the address
+        of the Ray instance in use (its GCS, ``host:port``).
+
+        Raises
+        ------
+        MissingExtraError
+            Ray is not installed (the ``scale`` extra).
+        RayClusterError
+            The cluster at ``address`` cannot be reached or refuses the token.
+        """
+        return self._connect().get_runtime_context().gcs_address
 
     def _new_actor(self) -> Any:
         return self._actor_cls.remote()
@@ -179,6 +194,7 @@ class RayPool:
             except Exception:  # already dead: nothing to release
                 pass
         self._actors = []
-        if self._started_ray:
-            self._ray.shutdown()
+        if self._session is not None:
+            disconnect_ray(self._session)  # shuts Ray down only when this pool started it
+            self._session = None
         self._ray = None

@@ -59,6 +59,7 @@ from songscape.models import trained
 from songscape.training.checkpoints import RunState, model_checkpoint, resume_state, save_last
 from songscape.training.config import TrainConfig, augmentation_policy, build_net
 from songscape.training.loop import shard_positions, train_epoch, validate
+from songscape.training.ray_runtime import connect_ray, disconnect_ray
 from songscape.training.sources import open_source
 
 __all__ = ["check_ray_training", "shard_count", "train_on_ray"]
@@ -229,7 +230,6 @@ def train_on_ray(
         A worker failed (its error is in the message).
     """
     check_ray_training(config, workers)
-    import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
@@ -239,12 +239,11 @@ def train_on_ray(
                 progress)  # fmt: skip
     del probe
     echo = progress is not None and not getattr(progress, "quiet", False)
-    started_here = not ray.is_initialized()
-    if started_here:
-        # "local": always a private instance, never another user's cluster on this machine;
-        # the workers' output (epoch lines, Ray's warnings) only when not --json / -q
-        ray.init(address=ray_address or "local", log_to_driver=echo,
-                 include_dashboard=False if ray_address is None else None)  # fmt: skip
+    # no address: a private local instance (never another user's cluster on this machine,
+    # no token file left behind); the workers' output (epoch lines, Ray's warnings) only
+    # when not --json / -q
+    session = connect_ray(ray_address, "train --engine ray", log_to_driver=echo,
+                          include_dashboard=False if ray_address is None else None)  # fmt: skip
     cuda = config.device == "cuda"
     job = {"config": config, "data": data, "name": name, "folder": str(folder),
            "split": split, "train_idx": np.asarray(train_idx).tolist(),
@@ -266,8 +265,7 @@ def train_on_ray(
             except Exception as err:  # Ray wraps the worker's exception
                 raise TrainingError(f"Ray training failed: {err}") from err
     finally:
-        if started_here:
-            ray.shutdown()
+        disconnect_ray(session)
     if not (folder / trained.METADATA).is_file():
         raise TrainingError(f"Ray training finished without writing {folder / 'model.pt'} "
                             "(is the models directory shared with the workers?)")  # fmt: skip
