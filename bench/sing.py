@@ -23,11 +23,15 @@ Writes ``bench/results/sing.json``. Parts (each a key of ``results``):
     by -k; time-stretched by 0.9 and 1.1: the cosine of each timbre embedding with the
     original's must be ≥ 0.9.
 ``singer_retrieval``
-    mir1k_half: per singer, ``--catalog-per-singer`` clips enrolled as songs (mixture =
-    both channels summed, analysed like the ``vocals`` stage) and the isolated voices of
-    ``--queries-per-singer`` clips of other songs as queries. Top-1 / top-3 accuracy (the best
-    song is sung by the query's singer; chance 1/10 and ~3/10) per embedding kind and
-    for the default fusion; nothing is tuned on it.
+    mir1k_half: catalog mixtures, training mixtures and isolated-voice queries of other
+    songs (``bench/sing_retrieval.py``: which clips play which role is recorded in
+    ``clips``); the vocal encoders (MoCo timbre, MoCo timbre and expression, TJAE mood,
+    and MoCo timbre on the mix) trained on catalog + training clips. Top-1 / top-3
+    accuracy with Wilson 95 % intervals per embedding kind, the baseline fusion and the
+    full fusion (default weights); nothing is tuned on it.
+``jamendo_retrieval``
+    The Jamendo songs enrolled on the sung lines of their first half, queried with
+    segments of sung lines of their second half (``bench/sing_retrieval.py``).
 ``speed``
     A 30 s synthetic recording against a synthetic library of ``--library-size`` tracks
     (``songscape.synthetic``; vocal lines and baseline vectors stored as the stage
@@ -57,20 +61,18 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from record import machine, write_results  # noqa: E402
+from sing_retrieval import VARIANTS, jamendo_retrieval, mir1k_retrieval  # noqa: E402
 from songscape.analysis.vocals import vocal_dominant  # noqa: E402
 from songscape.analysis.voice import near_median, voice_range  # noqa: E402
 from songscape.audio.augment import pitch_shift, time_stretch  # noqa: E402
 from songscape.audio.decode import load_audio  # noqa: E402
 from songscape.audio.voice_synth import frame_truth, note_contour, sing_melody  # noqa: E402
 from songscape.catalog.vocals import NOTE_HIST_LOW  # noqa: E402
-from songscape.ingest.vocals_stage import analyze_song_vocals, note_histogram  # noqa: E402
+from songscape.ingest.vocals_stage import note_histogram  # noqa: E402
 from songscape.models.pitch import PITCH_TRACKERS, track_pitch  # noqa: E402
-from songscape.models.registry import get_spec, load_model  # noqa: E402
 from songscape.models.vocal_timbre import baseline_vocal_embeddings  # noqa: E402
 from songscape.sing.match import (  # noqa: E402
-    DEFAULT_WEIGHTS,
     best_transpositions,
-    fused_timbre,
     range_fit_matrix,
 )
 
@@ -236,64 +238,6 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
     }  # fmt: skip
 
 
-def retrieval_files(catalog_per: int, queries_per: int) -> list[tuple[str, Path, bool]]:
-    """Per singer: the first ``catalog_per`` clips (enrolled), then ``queries_per`` clips
-    of *other songs* (queries), so a query never shares a song with its singer's songs."""
-    out = []
-    by_singer: dict[str, list[Path]] = {}
-    for singer, path in mir1k_files(10_000):
-        by_singer.setdefault(singer, []).append(path)
-    for singer, paths in by_singer.items():
-        enrolled = paths[:catalog_per]
-        songs = {p.stem.rsplit("_", 1)[0] for p in enrolled}
-        others = [p for p in paths if p.stem.rsplit("_", 1)[0] not in songs][:queries_per]
-        out += [(singer, p, True) for p in enrolled] + [(singer, p, False) for p in others]
-    return out
-
-
-def singer_retrieval(catalog_per: int, queries_per: int) -> dict:
-    files = retrieval_files(catalog_per, queries_per)
-    spec = get_spec("musicnn-mtt")
-    tagger = load_model("musicnn-mtt")
-    catalog, queries = [], []
-    stage_audio_s, stage_s = 0.0, 0.0
-    for singer, path, enrolled in tqdm(files, desc="retrieval"):
-        y, _ = load_audio(path, sr=SR, mono=False)
-        if enrolled:
-            mix = y.mean(axis=0)
-            t0 = time.perf_counter()
-            y16, _ = load_audio(path, sr=16000, mono=True)
-            tags = tagger.run(y16)
-            payload = analyze_song_vocals(mix, SR, tags.taggram, spec.labels,
-                                          tags.patch_times_s, tags.patch_duration_s)  # fmt: skip
-            stage_s += time.perf_counter() - t0
-            stage_audio_s += len(mix) / SR
-            catalog.append((singer, {k: v for k, (_, v) in payload.embeddings.items()}))
-        else:
-            voice = y[1]
-            track = track_pitch(voice, SR, hop_s=HOP)
-            emb = baseline_vocal_embeddings(voice, SR, track.times_s, np.isfinite(track.midi))
-            queries.append((singer, {k: v for k, (_, v) in emb.items()}))
-    kinds = sorted(catalog[0][1])
-    songs = {k: (np.stack([c[1][k] for c in catalog]), np.ones(len(catalog), dtype=bool))
-             for k in kinds}  # fmt: skip
-    singers = np.array([c[0] for c in catalog])
-    out = {}
-    for name in [*kinds, "fusion"]:
-        hits1 = hits3 = 0
-        for singer, q in queries:
-            weights = dict(DEFAULT_WEIGHTS) if name == "fusion" else {name: 1.0}
-            query = q if name == "fusion" else {name: q[name]}
-            sims, _ = fused_timbre(query, songs, weights, len(catalog))
-            order = np.argsort(-sims)
-            hits1 += singers[order[0]] == singer
-            hits3 += singer in singers[order[:3]]
-        out[name] = {"top1": hits1 / len(queries), "top3": hits3 / len(queries)}
-    return {"summary": out, "n_catalog": len(catalog), "n_queries": len(queries),
-            "n_singers": len(set(singers)), "chance_top1": 1 / len(set(singers)),
-            "vocals_stage_realtime_factor": stage_audio_s / stage_s}  # fmt: skip
-
-
 def speed(library_size: int) -> dict:
     from songscape.library.library import Library
     from songscape.synthetic.catalogs import build_synthetic_library
@@ -329,8 +273,16 @@ def merge(files: list[str], out: str | None) -> int:
     for name in files:
         data = json.loads(Path(name).read_text())
         results.update(data["results"])
-        runs.append({"command": data["command"], "conditions": data["conditions"],
-                     "parts": sorted(k for k in data["results"] if k != "not_measured")})
+        parts = set(data["results"]) - {"not_measured"}
+        for run in runs:  # parts measured again replace the earlier measurement
+            run["parts"] = [k for k in run["parts"] if k not in parts]
+        # a file merged earlier brings its own runs
+        runs += data["conditions"].get("runs") or [
+            {"command": data["command"], "conditions": data["conditions"],
+             "parts": sorted(parts)}]  # fmt: skip
+    runs = [run for run in runs if run["parts"]]
+    if "encoders" in results.get("singer_retrieval", {}):  # the trained encoders are measured
+        results.pop("not_measured", None)
     conditions = machine(threads=1, runs=runs)
     path = write_results(__file__, results, conditions, out=out,
                          provenance="merged from the --only runs in conditions.runs, "
@@ -355,7 +307,14 @@ def main() -> int:
     p.add_argument("--catalog-per-singer", type=int, default=3)
     p.add_argument("--queries-per-singer", type=int, default=2)
     p.add_argument("--library-size", type=int, default=10000)
-    parts = ["synthetic", "mir1k", "metamorphic", "retrieval", "speed"]
+    p.add_argument("--train-per-singer", type=int, default=2)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--epochs", type=int, default=6, help="encoder training epochs")
+    p.add_argument("--chunks", type=int, default=4, help="training chunks per file per epoch")
+    p.add_argument("--query-segment-s", type=float, default=15.0)
+    p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "songscape-bench-sing"),
+                   help="analysis cache, training segments and the trained encoders")
+    parts = ["synthetic", "mir1k", "metamorphic", "retrieval", "jamendo", "speed"]
     p.add_argument("--skip", nargs="*", default=[], choices=parts)
     p.add_argument("--only", nargs="*", choices=parts, help="run only these parts")
     p.add_argument("--merge", nargs="+", metavar="JSON",
@@ -376,7 +335,12 @@ def main() -> int:
                                                            args.full_limit, args.pyin_limit)),
              ("speed", "speed", lambda: speed(args.library_size)),
              ("singer_retrieval", "retrieval",
-              lambda: singer_retrieval(args.catalog_per_singer, args.queries_per_singer)),
+              lambda: mir1k_retrieval(DATA, Path(args.work) / "mir1k", args.catalog_per_singer,
+                                      args.train_per_singer, args.queries_per_singer,
+                                      args.variants, args.epochs, args.chunks)),
+             ("jamendo_retrieval", "jamendo",
+              lambda: jamendo_retrieval(DATA, Path(args.work), args.variants, args.epochs,
+                                        args.chunks, args.query_segment_s, 3)),
              ("metamorphic", "metamorphic", lambda: metamorphic(args.jamendo_songs,
                                                                 args.segment_s))]  # fmt: skip
     for key, name, fn in steps:
@@ -386,10 +350,6 @@ def main() -> int:
         results[key] = fn()
         results[key]["bench_s"] = round(time.perf_counter() - t0, 1)
         print(key, results[key].get("summary", results[key]), file=sys.stderr, flush=True)
-        results["not_measured"] = {
-            "moco_tjae": "self-supervised MoCo/TJAE vocal embeddings are not trained yet "
-                         "(issue 14, part 5): retrieval compares the musicnn and MFCC baselines",
-        }  # fmt: skip
         # written after every part, so a long run that is stopped keeps what it measured
         conditions = machine(threads=1, **{k: v for k, v in vars(args).items() if k != "out"})
         path = write_results(__file__, results, conditions, out=args.out)

@@ -161,3 +161,55 @@ def mfcc_timbre(
         if keep.sum() >= 4:
             mfcc = mfcc[:, keep]
     return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)]).astype(np.float32)
+
+
+def active_regions(
+    frame_times_s: np.ndarray,
+    active: np.ndarray,
+    hop_s: float,
+    max_gap_s: float = 0.3,
+    min_length_s: float = 0.5,
+) -> np.ndarray:
+    """Sung regions from per-frame vocal activity: runs of active frames, merged and kept.
+
+    Parameters
+    ----------
+    frame_times_s : np.ndarray, shape (n_frames,)
+        Frame centres, seconds.
+    active : np.ndarray of bool, shape (n_frames,)
+        :func:`vocal_activity`.
+    hop_s : float
+        Seconds between frames (each active frame covers ``hop_s`` around its centre).
+    max_gap_s : float
+        Runs separated by at most this many seconds (a breath, a consonant) are merged.
+    min_length_s : float
+        Regions shorter than this (after merging) are dropped.
+
+    Returns
+    -------
+    np.ndarray, shape (n_regions, 2), float64
+        ``(start_s, end_s)`` in time order.
+    """
+    t = np.asarray(frame_times_s, dtype=np.float64)
+    a = np.asarray(active, dtype=bool)
+    if not a.any():
+        return np.zeros((0, 2))
+    edges = np.diff(np.concatenate([[0], a.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    regions: list[list[float]] = []
+    for s, e in zip(t[starts] - hop_s / 2, t[ends] + hop_s / 2, strict=True):
+        if regions and s - regions[-1][1] <= max_gap_s:
+            regions[-1][1] = e
+        else:
+            regions.append([max(0.0, s), e])
+    out = np.array(regions, dtype=np.float64).reshape(-1, 2)
+    return out[out[:, 1] - out[:, 0] >= min_length_s]
+
+
+def sung_audio(y: np.ndarray, sr: int, regions: np.ndarray) -> np.ndarray:
+    """The samples of ``y`` inside ``regions`` (``(n, 2)`` seconds), concatenated."""
+    y = np.asarray(y, dtype=np.float32)
+    parts = [y[max(0, int(round(a * sr))): max(0, int(round(b * sr)))]
+             for a, b in np.asarray(regions, dtype=np.float64).reshape(-1, 2)]  # fmt: skip
+    parts = [p for p in parts if len(p)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

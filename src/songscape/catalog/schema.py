@@ -225,6 +225,9 @@ MIGRATIONS.append(migrate_track_labels)
 from songscape.catalog.windows import migrate as migrate_windows  # noqa: E402 (issue 20)
 
 MIGRATIONS.append(migrate_windows)
+from songscape.catalog.vocals import migrate_regions as migrate_vocal_regions  # noqa: E402 (14)
+
+MIGRATIONS.append(migrate_vocal_regions)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

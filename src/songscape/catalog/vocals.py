@@ -5,7 +5,10 @@
   and ``note_hist``, float32 seconds sung per semitone from MIDI
   :data:`NOTE_HIST_LOW` up (:data:`NOTE_HIST_BINS` bins), what key fitting reads.
 * ``vocal_embeddings``: voice-timbre vectors of the sung parts, one per ``kind``
-  (``mfcc``, ``musicnn``, a trained model's name), float32 blobs with their ``version``.
+  (``mfcc``, ``musicnn``, ``moco:<model>``/``tjae:<model>`` for the trained vocal
+  encoders), float32 blobs with their ``version``.
+* ``vocals.regions`` (added by :func:`migrate_regions`): where the voice sings, float32
+  ``(start_s, end_s)`` pairs, what ``songscape train --source vocals`` reads.
 
 Writers run inside the caller's transaction.
 """
@@ -55,6 +58,25 @@ def migrate(conn: sqlite3.Connection) -> None:
     )
 
 
+def migrate_regions(conn: sqlite3.Connection) -> None:
+    """Add ``vocals.regions``, the sung regions (issue 14, trained vocal embeddings)."""
+    conn.execute("ALTER TABLE vocals ADD COLUMN regions BLOB")
+
+
+def regions_blob(regions: np.ndarray | None) -> bytes | None:
+    """``(n, 2)`` seconds as a float32 blob (None stays None)."""
+    if regions is None:
+        return None
+    return np.asarray(regions, dtype=np.float32).reshape(-1, 2).tobytes()
+
+
+def regions_from_blob(blob: bytes | None) -> np.ndarray:
+    """The ``(n, 2)`` float64 seconds of a ``regions`` blob (empty for None)."""
+    if not blob:
+        return np.zeros((0, 2))
+    return np.frombuffer(blob, dtype=np.float32).reshape(-1, 2).astype(np.float64)
+
+
 def clear(conn: sqlite3.Connection, track_id: str) -> None:
     """Delete a track's vocal analysis and vocal embeddings."""
     for table in VOCALS_TABLES:
@@ -67,6 +89,7 @@ def put_vocals(
     values: Mapping[str, object],
     note_hist: np.ndarray,
     embeddings: Mapping[str, tuple[str, np.ndarray]],
+    regions: np.ndarray | None = None,
 ) -> None:
     """Store (replace) a track's vocal analysis and its vocal embeddings.
 
@@ -77,6 +100,8 @@ def put_vocals(
         nothing is sung).
     note_hist : np.ndarray, shape (NOTE_HIST_BINS,)
     embeddings : mapping of kind to (version, vector)
+    regions : np.ndarray, shape (n, 2), optional
+        Sung regions, seconds.
     """
     hist = np.asarray(note_hist, dtype=np.float32)
     if hist.shape != (NOTE_HIST_BINS,):
@@ -84,11 +109,11 @@ def put_vocals(
     clear(conn, track_id)
     conn.execute(
         "INSERT INTO vocals(track_id, tracker, voiced_s, vocal_share, range_low, range_high, "
-        "comfortable_low, comfortable_high, tessitura, stability_cents, note_hist) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "comfortable_low, comfortable_high, tessitura, stability_cents, note_hist, regions) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (track_id, values["tracker"], float(values["voiced_s"]), float(values["vocal_share"]),
          *[None if values.get(c) is None else float(values[c]) for c in _RANGE_COLUMNS],
-         hist.tobytes()),
+         hist.tobytes(), regions_blob(regions)),
     )  # fmt: skip
     put_vocal_embeddings(conn, track_id, embeddings)
 
@@ -161,3 +186,33 @@ def has_vocals(conn: sqlite3.Connection) -> bool:
     return conn.execute(
         "SELECT 1 FROM vocals v JOIN tracks t ON t.id = v.track_id WHERE t.status = 'ok' LIMIT 1"
     ).fetchone() is not None
+
+
+def sung_regions(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Healthy tracks whose vocal analysis recorded sung regions: id, path, regions blob."""
+    return conn.execute(
+        "SELECT v.track_id AS id, t.path, v.regions FROM vocals v "
+        "JOIN tracks t ON t.id = v.track_id "
+        "WHERE t.status = 'ok' AND v.regions IS NOT NULL AND length(v.regions) > 0 "
+        "ORDER BY t.path"
+    ).fetchall()
+
+
+def vocal_embedding_versions(conn: sqlite3.Connection, kind: str) -> dict[str, str]:
+    """``{track_id: version}`` of the stored vectors of ``kind``."""
+    return {r[0]: r[1] for r in conn.execute(
+        "SELECT track_id, version FROM vocal_embeddings WHERE kind = ?", (kind,))}  # fmt: skip
+
+
+def tracks_with_stale_vocals(
+    conn: sqlite3.Connection, stage_prefix: str, version: int
+) -> list[sqlite3.Row]:
+    """Healthy tracks whose vocal analysis the stage ``<stage_prefix><its tracker>`` made at
+    another version (or whose run is not recorded as done): id, path."""
+    return conn.execute(
+        "SELECT t.id, t.path FROM vocals v JOIN tracks t ON t.id = v.track_id "
+        "LEFT JOIN stage_runs s ON s.track_id = t.id AND s.stage = ? || v.tracker "
+        "WHERE t.status = 'ok' AND (s.version IS NULL OR s.version != ? OR s.status != 'done') "
+        "ORDER BY t.path",
+        (stage_prefix, int(version)),
+    ).fetchall()

@@ -17,28 +17,43 @@ PITCH_TRACKERS = ("crepe-tiny", "crepe-full", "pyin")
 DEFAULT_PITCH_TRACKER = "crepe-tiny"
 
 
-def _analyze_vocals(lib, args: argparse.Namespace, quiet: bool) -> dict | None:
-    """Run the vocals stage on the tracks that lack it (a progress bar on a terminal)."""
-    todo = len(lib.tracks_without_vocals())
-    if not todo:
-        return None
-    if not quiet:
-        print(f"analysing the singing of {todo} track(s) (once per track)...", file=sys.stderr)
+def _progress_run(quiet: bool, fn):
+    """``fn(progress)`` with a progress bar on a terminal (None otherwise)."""
     if not quiet and sys.stderr.isatty():
         with render.RichProgress() as progress:
-            report = lib.analyze_vocals(progress=progress, workers=args.workers,
-                                        tracker=args.tracker)  # fmt: skip
-    else:
-        report = lib.analyze_vocals(workers=args.workers, tracker=args.tracker)
-    return None if report is None else report.to_json()
+            return fn(progress)
+    return fn(None)
+
+
+def _analyze_vocals(lib, args: argparse.Namespace, quiet: bool) -> tuple[dict | None, dict]:
+    """Run the vocals stage on the tracks that lack it (a progress bar on a terminal), then
+    bring the trained vocal models' vectors up to date: (ingest report, {model: updated})."""
+    todo = len(lib.tracks_without_vocals(args.tracker))
+    report = None
+    if todo:
+        if not quiet:
+            print(f"analysing the singing of {todo} track(s) (once per track)...",
+                  file=sys.stderr)  # fmt: skip
+        report = _progress_run(quiet, lambda p: lib.analyze_vocals(
+            progress=p, workers=args.workers, tracker=args.tracker, update_embeddings=False))
+    stale = lib.vocal_embeddings_to_update()
+    updated: dict = {}
+    if stale:
+        if not quiet:
+            print("embedding the singing with the trained vocal model(s) "
+                  + ", ".join(f"{m} ({n} track(s))" for m, n in stale.items()) + "...",
+                  file=sys.stderr)  # fmt: skip
+        updated = _progress_run(quiet, lib.update_vocal_embeddings)
+    return (None if report is None else report.to_json()), updated
 
 
 def cmd_vocals(args: argparse.Namespace) -> int:
     """Analyse the singing (vocal range, timbre) of every track that lacks it."""
     with open_library(args) as lib:
-        report = _analyze_vocals(lib, args, quiet=args.json)
-        remaining = len(lib.tracks_without_vocals())
-    result = {"analysed": report, "tracks_without_vocals": remaining}
+        report, updated = _analyze_vocals(lib, args, quiet=args.json)
+        remaining = len(lib.tracks_without_vocals(args.tracker))
+    result = {"analysed": report, "tracks_without_vocals": remaining,
+              "vocal_embeddings_updated": updated}  # fmt: skip
     if args.json:
         render.print_json(result)
     elif report is None:
@@ -47,6 +62,9 @@ def cmd_vocals(args: argparse.Namespace) -> int:
         done = report["restaged"] + report["added"] + report["updated"]
         print(f"done: {done} track(s) analysed, {report['failed']} failed, "
               f"{remaining} without vocal analysis")  # fmt: skip
+    if updated and not args.json:
+        print("trained vocal embeddings updated: "
+              + ", ".join(f"{m} {n} track(s)" for m, n in updated.items()))  # fmt: skip
     return EXIT_OK
 
 

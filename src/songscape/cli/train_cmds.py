@@ -66,12 +66,13 @@ def training_data(args: argparse.Namespace, task: str) -> Any:
     from songscape.datasets import read_labels, scan_audio
     from songscape.library.library import Library
 
-    sources = [s for s in (args.labels, args.library_labels, getattr(args, "audio_dir", None))
-               if s]  # fmt: skip
+    vocals = getattr(args, "source", None) == "vocals"
+    sources = [s for s in (args.labels, args.library_labels, getattr(args, "audio_dir", None),
+                           vocals) if s]  # fmt: skip
     if len(sources) != 1:
         raise UsageError(
             "give exactly one of --labels CSV, --library-labels FIELD"
-            + (", --audio-dir DIR" if hasattr(args, "audio_dir") else "")
+            + (", --audio-dir DIR, --source vocals" if hasattr(args, "audio_dir") else "")
         )
     try:
         if args.labels:
@@ -80,7 +81,12 @@ def training_data(args: argparse.Namespace, task: str) -> Any:
             with Library(args.library) as lib:
                 return lib.labels(args.library_labels)
         if task not in ("moco", "tjae"):
-            raise UsageError(f"--audio-dir gives unlabelled audio: task {task} needs --labels")
+            what = "--source vocals" if vocals else "--audio-dir"
+            raise UsageError(f"{what} gives unlabelled audio: task {task} needs --labels")
+        if vocals:  # the library's sung regions (issue 14; docs/sing.md)
+            with Library(args.library) as lib:
+                with TrainProgress(args) as progress:
+                    return lib.vocal_training_set(args.vocal_signal, progress=progress)
         return scan_audio(args.audio_dir)
     except DatasetError as err:  # the labels given cannot be used: fix the command line
         raise UsageError(str(err)) from err
@@ -232,6 +238,12 @@ def add_label_flags(p: argparse.ArgumentParser, audio_dir: bool) -> None:
     )
     if audio_dir:
         p.add_argument("--audio-dir", metavar="DIR", help="unlabelled audio (moco, tjae)")
+        p.add_argument("--source", choices=("vocals",),
+                       help="vocals: the library's sung regions (moco, tjae; after `songscape "
+                       "vocals`): the result is a vocal embedding `sing` uses (docs/sing.md)")
+        p.add_argument("--vocal-signal", choices=("dominant", "mix"), default="mix",
+                       help="with --source vocals: cut the sung regions from the mix (default: "
+                       "it measured better, docs/sing.md) or the vocal-dominant separation")
 
 
 def add_parsers(add: AddCommand) -> None:

@@ -10,7 +10,15 @@ For each track (in the worker):
 4. the sung range, comfortable range, tessitura and a note histogram of the active
    frames within 13 semitones of their median (:mod:`songscape.analysis.voice`);
 5. voice-timbre embeddings of the sung parts (``musicnn``, ``mfcc``: see
-   :mod:`songscape.models.vocal_timbre`).
+   :mod:`songscape.models.vocal_timbre`), and those of every registered vocal model
+   (``songscape train --source vocals``; kind ``moco:<name>``/``tjae:<name>``) on the
+   sung regions of the signal it learnt from;
+6. the sung regions (``vocals.regions``): runs of active frames, gaps up to 0.3 s
+   merged, at least 0.5 s long — what ``--source vocals`` trains on.
+
+A vocal model trained (or retrained) later does not re-run this stage: ``songscape
+vocals`` brings each track's vectors of it up to date from the stored regions
+(:mod:`songscape.sing.vocal_training`), by their version.
 
 The stage is opt-in (it costs a few seconds per track): ``songscape vocals`` and
 ``songscape sing`` ask for it (``vocals:<pitch tracker>``) through
@@ -25,13 +33,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
-from songscape.analysis.vocals import vocal_activity, vocal_dominant, voice_tag_probability
+from songscape.analysis.vocals import (
+    active_regions,
+    vocal_activity,
+    vocal_dominant,
+    voice_tag_probability,
+)
 from songscape.analysis.voice import near_median, voice_range
 from songscape.catalog import vocals as vocals_catalog
 from songscape.ingest.model_stages import model_output
 from songscape.ingest.stages import Stage, TrackContext, register_stage_family
 from songscape.models.pitch import DEFAULT_PITCH_TRACKER, PITCH_TRACKERS, track_pitch
-from songscape.models.vocal_timbre import baseline_vocal_embeddings
+from songscape.models.vocal_timbre import (
+    baseline_vocal_embeddings,
+    trained_vocal_embedding,
+    vocal_kind,
+    vocal_models,
+)
 
 VOCALS_STAGE = "vocals"
 #: The MTT tagger whose voice tags give vocal activity.
@@ -54,6 +72,7 @@ class VocalsPayload:
     values: dict
     note_hist: np.ndarray
     embeddings: dict
+    regions: np.ndarray | None = None
 
 
 def analyze_song_vocals(
@@ -64,8 +83,13 @@ def analyze_song_vocals(
     patch_times_s: np.ndarray,
     patch_duration_s: float,
     tracker: str = DEFAULT_PITCH_TRACKER,
+    encoders: dict[str, str] | None = None,
 ) -> VocalsPayload:
-    """The vocal analysis of one mix (see the module docstring), given its MTT taggram."""
+    """The vocal analysis of one mix (see the module docstring), given its MTT taggram.
+
+    ``encoders``: ``{vocal model: signal}`` to embed with (default: every registered
+    vocal model, :func:`songscape.models.vocal_timbre.vocal_models`).
+    """
     dominant = vocal_dominant(y, sr)
     track = track_pitch(dominant, sr, tracker=tracker, hop_s=PITCH_HOP_S)
     voiced = np.isfinite(track.midi)
@@ -83,13 +107,18 @@ def analyze_song_vocals(
                       tessitura=rng.tessitura_midi,
                       stability_cents=rng.stability_cents)  # fmt: skip
     embeddings = baseline_vocal_embeddings(dominant, sr, track.times_s, active)
-    return VocalsPayload(values, note_histogram(sung, PITCH_HOP_S), embeddings)
+    regions = active_regions(track.times_s, active, PITCH_HOP_S)
+    for model, signal in (vocal_models() if encoders is None else encoders).items():
+        embeddings[vocal_kind(model)] = trained_vocal_embedding(
+            model, dominant if signal == "dominant" else y, sr, regions)  # fmt: skip
+    return VocalsPayload(values, note_histogram(sung, PITCH_HOP_S), embeddings, regions)
 
 
 class VocalsStage(Stage):
     """Vocal activity, sung range and vocal timbre embeddings of a track."""
 
-    version = 1
+    #: 2: the sung regions are recorded.
+    version = 2
 
     def __init__(self, tracker: str = DEFAULT_PITCH_TRACKER):
         if tracker not in PITCH_TRACKERS:
@@ -109,7 +138,7 @@ class VocalsStage(Stage):
 
     def save(self, conn: sqlite3.Connection, track_id: str, payload: VocalsPayload) -> None:
         vocals_catalog.put_vocals(conn, track_id, payload.values, payload.note_hist,
-                                  payload.embeddings)  # fmt: skip
+                                  payload.embeddings, payload.regions)  # fmt: skip
 
 
 def vocals_stage_name(tracker: str = DEFAULT_PITCH_TRACKER) -> str:

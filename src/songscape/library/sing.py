@@ -9,40 +9,96 @@ import numpy as np
 from songscape.catalog import vocals as vocals_catalog
 from songscape.errors import LibraryError
 from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
-from songscape.ingest.vocals_stage import vocals_stage_name
+from songscape.ingest.stages import get_stage
+from songscape.ingest.vocals_stage import VOCALS_STAGE, vocals_stage_name
 from songscape.models.pitch import DEFAULT_PITCH_TRACKER
 from songscape.sing.match import parse_weights
-from songscape.sing.service import NO_VOCALS_MESSAGE, load_song_vocals, sing_report
+from songscape.sing.service import (
+    NO_VOCALS_MESSAGE,
+    library_vocal_models,
+    load_song_vocals,
+    sing_report,
+)
+from songscape.sing.vocal_training import (
+    refresh_vocal_embeddings,
+    stale_vocal_embeddings,
+    vocal_training_set,
+)
 from songscape.sing.voice import MAX_VOICE_S, analyze_voice, load_voice
 
 
 class SingMixin:
     """``analyze_vocals``, ``voice`` and ``sing`` (needs ``self.store``)."""
 
-    def tracks_without_vocals(self) -> list[str]:
-        """Ids of healthy tracks that have no vocal analysis yet."""
-        return [r["id"] for r in vocals_catalog.tracks_without_vocals(self.store.conn)]
+    def tracks_without_vocals(self, tracker: str = DEFAULT_PITCH_TRACKER) -> list[str]:
+        """Ids of healthy tracks that have no vocal analysis yet, or one made by another
+        version of the ``vocals`` stage (older ones recorded no sung regions)."""
+        return [r["id"] for r in self._vocals_todo(tracker)]
+
+    def _vocals_todo(self, tracker: str) -> list:
+        # an analysis by another tracker is kept; one by an older stage version is redone
+        stage = get_stage(vocals_stage_name(tracker))
+        conn = self.store.conn
+        return (vocals_catalog.tracks_without_vocals(conn)
+                + vocals_catalog.tracks_with_stale_vocals(conn, f"{VOCALS_STAGE}:", stage.version))
+
+    def vocal_embeddings_to_update(self) -> dict[str, int]:
+        """``{vocal model: tracks whose vector of it is missing or stale}``."""
+        return {m: len(rows) for m, rows in stale_vocal_embeddings(self.store.conn).items()}
+
+    def update_vocal_embeddings(self, progress: Progress | None = None) -> dict[str, int]:
+        """Compute the vectors of the trained vocal models (``songscape train --source
+        vocals``) that tracks lack or hold from another version of the model.
+
+        Returns ``{model: tracks updated}``.
+        """
+        return refresh_vocal_embeddings(self.store.conn, self.store.transaction, progress)
+
+    def vocal_training_set(
+        self,
+        signal: str = "mix",
+        folder: str | os.PathLike | None = None,
+        progress: Progress | None = None,
+    ):
+        """The library's sung regions as unlabelled training files (``train --source
+        vocals``): a :class:`songscape.datasets.LabelSet`, one file and group per track.
+
+        ``signal``: ``mix`` (the default: it measured better, docs/sing.md) or
+        ``dominant`` (the vocal-dominant separation); ``folder``:
+        where the files go (default ``<cache dir>/vocal-segments/<signal>``).
+        """
+        from songscape.config import default_cache_dir
+
+        target = folder if folder is not None else default_cache_dir() / "vocal-segments" / signal
+        return vocal_training_set(self.store.conn, target, signal, str(self.root), progress)
 
     def analyze_vocals(
         self,
         progress: Progress | None = None,
         workers: int | None = None,
         tracker: str = DEFAULT_PITCH_TRACKER,
+        update_embeddings: bool = True,
     ) -> IngestReport | None:
-        """Run the ``vocals`` stage on every healthy track that lacks it.
+        """Run the ``vocals`` stage on every healthy track that lacks it (or has it from
+        an older version), then (``update_embeddings``) :meth:`update_vocal_embeddings`.
 
         Returns the ingest report, or None when every track already has one.
         """
-        rows = vocals_catalog.tracks_without_vocals(self.store.conn)
+        rows = self._vocals_todo(tracker)
         paths = [r["path"] for r in rows if r["path"] and os.path.exists(r["path"])]
         if not paths:
+            if update_embeddings:
+                self.update_vocal_embeddings(progress)
             return None
         # Only the vocals stage (and any always-on stage that is stale): no model stages.
         options = IngestOptions(embed_models=(), tag_models=(),
                                 extra_stages=(vocals_stage_name(tracker),))  # fmt: skip
         if workers is not None:
             options.workers = workers
-        return ingest(self.store, paths, options, progress)
+        report = ingest(self.store, paths, options, progress)
+        if update_embeddings:
+            self.update_vocal_embeddings(progress)
+        return report
 
     def voice(
         self,
@@ -50,19 +106,23 @@ class SingMixin:
         sr: int | None = None,
         tracker: str = DEFAULT_PITCH_TRACKER,
         max_duration_s: float = MAX_VOICE_S,
+        encoders: list[str] | None = None,
     ):
         """Check and measure a recording of a voice (a path, or mono samples with ``sr``).
 
-        Returns a :class:`songscape.sing.voice.VoiceAnalysis`; raises
-        :class:`songscape.errors.VoiceCheckError` for an unusable recording.
+        ``encoders``: trained vocal models to embed it with (default: those whose vectors
+        the library holds). Returns a :class:`songscape.sing.voice.VoiceAnalysis`;
+        raises :class:`songscape.errors.VoiceCheckError` for an unusable recording.
         """
+        if encoders is None:
+            encoders = library_vocal_models(self.store.conn)
         if isinstance(voice, np.ndarray):
             if sr is None:
                 raise ValueError("give the sample rate of the samples")
             y, rate = voice, sr
         else:
             y, rate = load_voice(voice, max_duration_s=max_duration_s)
-        return analyze_voice(y, rate, tracker=tracker)
+        return analyze_voice(y, rate, tracker=tracker, encoders=encoders)
 
     def sing(
         self,

@@ -4,8 +4,12 @@
   the 3 s patches (1.5 s hop) in which the voice sings;
 * ``mfcc``: :func:`songscape.analysis.vocals.mfcc_timbre` (MFCC 1-19 mean and std).
 
-Trained encoders (MoCo, TJAE from ``songscape train``) embed the same sung patches
-through :func:`trained_vocal_embedding`.
+Trained vocal encoders: a model trained by ``songscape train --source vocals`` (task
+``moco`` or ``tjae``, on the library's sung regions) is a *vocal model*
+(:func:`vocal_models`); its kind is ``<task>:<name>`` (``moco:vocal-timbre``), its
+version the registry's (``trained-<checkpoint sha1>``), and
+:func:`trained_vocal_embedding` embeds the sung regions of a signal with it: the mean of
+its embeddings of half-overlapping chunks.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
-from songscape.analysis.vocals import mfcc_timbre
+from songscape.analysis.vocals import mfcc_timbre, sung_audio
 from songscape.audio.features import MUSICNN_SAMPLE_RATE
 
 #: Versions of the baseline embeddings (bumped when their computation changes).
@@ -22,6 +26,13 @@ VOCAL_EMBEDDING_VERSIONS = {"musicnn": "musicnn-msd-vocal-1", "mfcc": "mfcc38-1"
 PATCH_HOP_S = 1.5
 #: A patch counts as sung when this share of its frames is.
 MIN_SUNG_SHARE = 0.3
+#: ``data.source`` prefix of a model trained on a library's vocal segments; the rest
+#: names the signal it was trained on (``library-vocals:dominant``, ``…:mix``).
+VOCAL_TRAINING_SOURCE = "library-vocals"
+#: The signals the sung regions are taken from: the vocal-dominant separation or the mix.
+VOCAL_SIGNALS = ("dominant", "mix")
+#: Tasks whose models are vocal embeddings.
+VOCAL_TASKS = ("moco", "tjae")
 
 
 def sung_patches(
@@ -68,3 +79,76 @@ def baseline_vocal_embeddings(
                     musicnn_vocal_embedding(y, sr, frame_times_s, active)),
         "mfcc": (VOCAL_EMBEDDING_VERSIONS["mfcc"], mfcc_timbre(y, sr, frame_times_s, active)),
     }  # fmt: skip
+
+
+def vocal_model_signal(meta: dict) -> str | None:
+    """The signal a trained model's metadata says it learnt from (None: not a vocal model)."""
+    source = str((meta.get("data") or {}).get("source", ""))
+    prefix, _, signal = source.partition(":")
+    if meta.get("task") not in VOCAL_TASKS or prefix != VOCAL_TRAINING_SOURCE:
+        return None
+    return signal.split(":")[0] if signal.split(":")[0] in VOCAL_SIGNALS else "dominant"
+
+
+def vocal_models() -> dict[str, str]:
+    """``{model name: signal}`` of the registered vocal models (see the module docstring)."""
+    from songscape.errors import TrainedModelError
+    from songscape.models import trained
+    from songscape.models.registry import model_names
+
+    trained.ensure_scanned()
+    out = {}
+    for name in model_names():
+        if not trained.is_trained(name):
+            continue
+        try:
+            signal = vocal_model_signal(trained.trained_metadata(name))
+        except (TrainedModelError, OSError):
+            continue
+        if signal is not None:
+            out[name] = signal
+    return out
+
+
+def vocal_kind(model: str) -> str:
+    """The ``vocal_embeddings`` kind of a vocal model, ``<task>:<name>``."""
+    from songscape.models import trained
+
+    return f"{trained.trained_metadata(model)['task']}:{model}"
+
+
+def trained_vocal_embedding(
+    model: str, y: np.ndarray, sr: int, regions: np.ndarray | None = None
+) -> tuple[str, np.ndarray]:
+    """(version, vector) of a trained vocal model on the sung regions of a signal.
+
+    Parameters
+    ----------
+    model : str
+        A registered vocal model (:func:`vocal_models`).
+    y : np.ndarray, shape (n,)
+        Mono audio (the signal the model learnt from: the vocal-dominant one or the mix;
+        a voice recording as it is).
+    sr : int
+        Its sample rate, Hz.
+    regions : np.ndarray, shape (n_regions, 2), optional
+        Sung regions, seconds (None: all of ``y``; no region: all of ``y`` too).
+
+    Returns
+    -------
+    version : str
+        The model's registry version (changes when it is retrained).
+    vector : np.ndarray, float32
+        The mean embedding of the chunks (hop: half a chunk).
+    """
+    from songscape.models.registry import get_spec, load_model
+
+    spec = get_spec(model)
+    sung = sung_audio(y, sr, regions) if regions is not None and len(regions) else y
+    if len(sung) == 0:
+        sung = np.asarray(y, dtype=np.float32)
+    sung = np.asarray(sung, dtype=np.float32)
+    if sr != spec.sample_rate:
+        sung = soxr.resample(sung, sr, spec.sample_rate)
+    out = load_model(model).run(sung, hop_s=spec.patch_duration_s / 2)
+    return spec.version, np.asarray(out.embedding, dtype=np.float32)

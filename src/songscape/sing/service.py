@@ -8,6 +8,7 @@ import numpy as np
 
 from songscape.catalog import vocals as vocals_catalog
 from songscape.errors import LibraryError
+from songscape.models.vocal_timbre import vocal_kind, vocal_models
 from songscape.sing.match import SongVocals, match_songs, parse_weights
 from songscape.sing.voice import VoiceAnalysis
 
@@ -35,6 +36,13 @@ def load_song_vocals(conn: sqlite3.Connection, kinds: list[str] | None = None) -
         embeddings={kind: vocals_catalog.vocal_embedding_matrix(conn, kind, ids)
                     for kind in kinds},  # fmt: skip
     )
+
+
+def library_vocal_models(conn: sqlite3.Connection) -> list[str]:
+    """The registered vocal models (``train --source vocals``) whose vectors the library
+    holds: those a voice is embedded with."""
+    kinds = set(vocals_catalog.vocal_embedding_kinds(conn))
+    return [m for m in vocal_models() if vocal_kind(m) in kinds]
 
 
 def _file_stem(path: str | None) -> str | None:

@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
+from songscape.analysis.vocals import active_regions
 from songscape.analysis.voice import VoiceRange, check_level, check_singing, voice_range
 from songscape.audio.decode import load_audio
 from songscape.errors import AudioTooShortError, VoiceCheckError
 from songscape.models.pitch import DEFAULT_PITCH_TRACKER, PitchTrack, track_pitch
-from songscape.models.vocal_timbre import baseline_vocal_embeddings
+from songscape.models.vocal_timbre import (
+    baseline_vocal_embeddings,
+    trained_vocal_embedding,
+    vocal_kind,
+)
 
 #: Longest recording ``sing`` accepts, seconds (longer files are refused before decoding).
 MAX_VOICE_S = 600.0
@@ -48,7 +53,10 @@ class VoiceAnalysis:
 
 
 def analyze_voice(
-    y: np.ndarray, sr: int, tracker: str = DEFAULT_PITCH_TRACKER
+    y: np.ndarray,
+    sr: int,
+    tracker: str = DEFAULT_PITCH_TRACKER,
+    encoders: list[str] | tuple[str, ...] = (),
 ) -> VoiceAnalysis:
     """Check a recording of a voice and measure it.
 
@@ -60,6 +68,10 @@ def analyze_voice(
         Sample rate, Hz.
     tracker : str
         Pitch tracker (:data:`songscape.models.pitch.PITCH_TRACKERS`).
+    encoders : sequence of str
+        Trained vocal models (:func:`songscape.models.vocal_timbre.vocal_models`) to
+        embed the voice with, on its voiced regions (the recording as it is: a voice
+        needs no separation), kind ``<task>:<name>``.
 
     Raises
     ------
@@ -74,6 +86,9 @@ def analyze_voice(
     active = np.isfinite(pitch.midi)
     embeddings = {kind: vec for kind, (_, vec) in
                   baseline_vocal_embeddings(y, sr, pitch.times_s, active).items()}  # fmt: skip
+    regions = active_regions(pitch.times_s, active, PITCH_HOP_S)
+    for model in encoders:
+        embeddings[vocal_kind(model)] = trained_vocal_embedding(model, y, sr, regions)[1]
     return VoiceAnalysis(rng, pitch, len(y) / sr, embeddings)
 
 
