@@ -134,3 +134,23 @@ def test_musicnn_finetune_starts_from_the_pretrained_backend() -> None:
     with torch.no_grad():
         embedding = backend(torch.from_numpy(pooled))["embedding"].numpy()
     np.testing.assert_allclose(embedding, penultimate, atol=1e-4)
+
+
+def test_a_refresh_of_another_folder_is_not_undone_by_the_first_lookup(
+    trained_env, tmp_path, monkeypatch
+) -> None:
+    import shutil
+
+    from songscape.models import trained
+    from songscape.models.registry import get_spec
+
+    other = tmp_path / "elsewhere"
+    shutil.copytree(trained_env["root"] / "models" / "tiny-genre", other / "tiny-genre")
+    monkeypatch.setenv("SONGSCAPE_MODELS", str(tmp_path / "empty"))
+    monkeypatch.setattr(trained, "_SCANNED", False)  # a process that has not looked yet
+    try:
+        assert trained.refresh(other) == ["tiny-genre"]
+        assert get_spec("tiny-genre").name == "tiny-genre"  # no re-scan of the empty default
+    finally:
+        monkeypatch.undo()
+        trained.refresh()

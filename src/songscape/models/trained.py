@@ -230,8 +230,14 @@ def register_trained_models(path: str | os.PathLike[str] | None = None) -> list[
 
 
 def refresh(path: str | os.PathLike[str] | None = None) -> list[str]:
-    """Re-scan the models directory (after training, or with another ``$SONGSCAPE_MODELS``)."""
+    """Re-scan the models directory (after training, or with another ``$SONGSCAPE_MODELS``).
+
+    The scan counts as the first one (:func:`ensure_scanned` does not scan again), so the
+    models of a ``path`` other than the default stay registered.
+    """
+    global _SCANNED
     pretrained.ensure_registered()
+    _SCANNED = True
     return register_trained_models(path)
 
 
