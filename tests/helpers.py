@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +88,27 @@ def tiny_csv(folder: Path, genres=("blues", "classical"), ids=(0, 1, 5, 6)) -> P
     path = folder / "labels.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@contextmanager
+def only_stages(*names: str) -> Iterator[None]:
+    """Run ingests with only the named registered stages (the model families still run);
+    every stage is registered again afterwards."""
+    from songscape.ingest.stages import register_stage, registered_stages, unregister_stage
+
+    original = registered_stages()
+    for stage in reversed(original):  # dependants before what they require
+        if stage.name not in names:
+            unregister_stage(stage.name)
+    try:
+        yield
+    finally:
+        for stage in reversed(registered_stages()):
+            unregister_stage(stage.name)
+        for stage in original:
+            register_stage(stage)
+
+
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly (overwriting outputs); raises when it fails."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)

@@ -14,15 +14,12 @@ Clips next to it in ``clips/``:
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.built_once import built_once
-from tests.helpers import shared_data
+from tests.helpers import ffmpeg, only_stages, shared_data
 
 MODEL = "musicnn-msd"
 #: song -> (Jamendo file, start of its 20 s excerpt in seconds)
@@ -35,26 +32,6 @@ SONGS = {
 INSIDE_OFFSET_S = 6.0
 
 
-@contextmanager
-def only_stages(*names: str) -> Iterator[None]:
-    """Ingest with only the named registered stages (the model families still run)."""
-    from songscape.ingest.stages import register_stage, registered_stages, unregister_stage
-
-    original = registered_stages()
-    for stage in reversed(original):
-        if stage.name not in names:
-            unregister_stage(stage.name)
-    try:
-        yield
-    finally:
-        for stage in reversed(registered_stages()):
-            unregister_stage(stage.name)
-        for stage in original:
-            register_stage(stage)
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def _build(folder: Path) -> None:

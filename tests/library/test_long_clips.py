@@ -12,7 +12,8 @@ from songscape.catalog import windows as window_rows
 from songscape.library.library import Library, analyze_file
 from songscape.library.segments import clip_query_windows
 from songscape.vectors import unit_rows
-from tests.library.identify_library import MODEL, identify_library, only_stages
+from tests.helpers import only_stages
+from tests.library.identify_library import MODEL, identify_library
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,6 @@ use (metadata, fingerprint) to keep the tests fast; tests/cli/test_cli.py checks
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +20,8 @@ from songscape.audio.decode import load_audio
 from songscape.cli import main
 from songscape.errors import AudioTooShortError, FingerprintError, SilentAudioError
 from songscape.ingest.pipeline import IngestOptions
-from songscape.ingest.stages import register_stage, registered_stages, unregister_stage
 from songscape.library.library import Library
-from tests.helpers import shared_data
+from tests.helpers import ffmpeg, only_stages, shared_data
 
 SONGS = {
     "a": ("Confession_-_Quesabe.ogg", 40.0),
@@ -35,29 +31,11 @@ SONGS = {
 NO_MODELS = IngestOptions(workers=1, embed_models=(), tag_models=())
 
 
-@contextmanager
-def only_stages(*names: str) -> Iterator[None]:
-    """Run ingests with only the named registered stages; restore every stage afterwards."""
-    original = registered_stages()
-    for stage in reversed(original):  # dependants before what they require
-        if stage.name not in names:
-            unregister_stage(stage.name)
-    try:
-        yield
-    finally:
-        for stage in reversed(registered_stages()):
-            unregister_stage(stage.name)
-        for stage in original:
-            register_stage(stage)
-
 
 def ingest(lib: Library, folder: Path):
     with only_stages("metadata", "fingerprint"):
         return lib.ingest([folder], NO_MODELS)
 
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 def make_copies(folder: Path, names: dict[str, tuple[str, ...]]) -> None:

@@ -9,9 +9,6 @@ Two 20 s excerpts of real songs are ingested with only the stages these features
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,33 +17,14 @@ import pytest
 from songscape.catalog import windows as window_rows
 from songscape.cli import main
 from songscape.ingest.pipeline import IngestOptions
-from songscape.ingest.stages import register_stage, registered_stages, unregister_stage
 from songscape.library.library import Library
 from songscape.models.registry import get_spec
-from tests.helpers import shared_data
+from tests.helpers import ffmpeg, only_stages, shared_data
 
 MODEL = "musicnn-msd"
 SONGS = {"a": ("Confession_-_Quesabe.ogg", 40.0), "b": ("Fantasma_-_Los_Rombos.ogg", 60.0)}
 
 
-@contextmanager
-def only_stages(*names: str) -> Iterator[None]:
-    """Ingest with only the named registered stages (the model families still run)."""
-    original = registered_stages()
-    for stage in reversed(original):
-        if stage.name not in names:
-            unregister_stage(stage.name)
-    try:
-        yield
-    finally:
-        for stage in reversed(registered_stages()):
-            unregister_stage(stage.name)
-        for stage in original:
-            register_stage(stage)
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from songscape.library.library import Library
 from songscape.recordings import index_cache
 from songscape.recordings.index_cache import cache_path, content_key, read_index
 from tests.built_once import copy_library
-from tests.helpers import shared_data
-from tests.library.identify_library import INSIDE_OFFSET_S, ffmpeg, identify_library, only_stages
+from tests.helpers import ffmpeg, only_stages, shared_data
+from tests.library.identify_library import INSIDE_OFFSET_S, identify_library
 
 
 @pytest.fixture
