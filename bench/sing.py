@@ -73,6 +73,7 @@ from songscape.models.pitch import PITCH_TRACKERS, track_pitch  # noqa: E402
 from songscape.models.vocal_timbre import baseline_vocal_embeddings  # noqa: E402
 from songscape.sing.match import (  # noqa: E402
     best_transpositions,
+    histogram_medians,
     range_fit_matrix,
 )
 
@@ -195,11 +196,13 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
             track = track_pitch(y, SR, hop_s=HOP)
             sung = near_median(track.midi)
             rng = voice_range(sung, HOP)
-            singer = rng.comfortable_midi if singer is None else singer
-            fit = range_fit_matrix(note_histogram(sung, HOP)[None], NOTE_HIST_LOW, singer)
+            # the singer: the original line's own comfortable range and tessitura
+            singer = (rng.comfortable_midi, rng.tessitura_midi) if singer is None else singer
+            hist = note_histogram(sung, HOP)[None]
+            fit = range_fit_matrix(hist, NOTE_HIST_LOW, singer[0])
+            shift = best_transpositions(fit, histogram_medians(hist, NOTE_HIST_LOW), singer[1])
             emb = baseline_vocal_embeddings(y, SR, track.times_s, np.isfinite(track.midi))
-            return (rng, int(best_transpositions(fit)[1][0]),
-                    {k: v for k, (_, v) in emb.items()}, singer)
+            return (rng, int(shift[1][0]), {k: v for k, (_, v) in emb.items()}, singer)
 
         # a fixed singer: the one whose comfortable range is the original line's own
         base_rng, base_t, base_emb, singer = measure(seg)

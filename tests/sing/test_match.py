@@ -11,6 +11,7 @@ from songscape.sing.match import (
     TRANSPOSITIONS,
     SongVocals,
     best_transpositions,
+    histogram_medians,
     match_songs,
     note_name,
     parse_weights,
@@ -60,6 +61,39 @@ def test_transposing_the_voice_moves_the_suggestion_the_other_way():
     for k in (-4, -2, 2, 4):
         shifted = best_transpositions(range_fit_matrix(song[None], LOW, (49.0 + k, 58.0 + k)))
         assert shifted[1][0] == base + k
+
+
+def test_near_equal_keys_centre_the_song_on_the_voice():
+    # a narrow line (E3-A3) inside a wide comfortable range: every key from -6 to +6 fits
+    # fully, so the key that puts its median (G3 = 55) on the singer's tessitura wins
+    song = hist([52, 55, 55, 57])[None]
+    fit = range_fit_matrix(song, LOW, (40.0, 75.0))
+    assert np.allclose(fit, 1.0)
+    assert histogram_medians(song, LOW)[0] == 55
+    for voice_centre, expected in [(55.0, 0), (58.2, 3), (51.0, -4), (70.0, 6)]:
+        best, shift = best_transpositions(fit, histogram_medians(song, LOW), voice_centre)
+        assert shift[0] == expected and best[0] == pytest.approx(1.0)
+    # a clearly better fit is not traded for centring (beyond NEAR_BEST_FIT)
+    fit = range_fit_matrix(hist([50, 52, 53, 55, 57, 59])[None], LOW, (49.0, 58.0))
+    best, shift = best_transpositions(fit, np.array([55.0]), 62.0)  # +7 would centre it
+    assert best[0] == pytest.approx(1.0) and shift[0] == -1  # the only full fit
+
+
+def test_shifting_a_song_moves_its_key_the_other_way_on_a_flat_fit():
+    singer = (45.0, 70.0)
+    base = hist([55, 57, 59, 60, 62])
+    chosen = {}
+    for k in (-4, -2, 0, 2, 4):
+        moved = np.roll(base, k)[None]
+        chosen[k] = best_transpositions(range_fit_matrix(moved, LOW, singer),
+                                        histogram_medians(moved, LOW), 57.3)[1][0]  # fmt: skip
+    assert all(chosen[k] == chosen[0] - k for k in chosen)
+
+
+def test_histogram_medians():
+    h = np.stack([hist([50, 52, 60]), np.zeros(BINS, dtype=np.float32), hist([48], 3.0)])
+    med = histogram_medians(h, LOW)
+    assert med[0] == 52 and np.isnan(med[1]) and med[2] == 48
 
 
 def test_ties_prefer_the_original_key():

@@ -5,7 +5,8 @@ For every song with a vocal analysis (its note histogram: seconds sung per semit
 * **range fit** at transposition ``t`` (semitones, ``-6 … +6``, karaoke keys): the
   share of the song's sung time whose notes, moved by ``t``, fall inside the singer's
   comfortable range (±0.5 semitone, the width of a note). The suggested transposition
-  is the one with the best fit (ties: the smallest shift);
+  is, among those within :data:`NEAR_BEST_FIT` of the best fit, the one that brings the
+  song's tessitura nearest the singer's (then the smallest shift);
 * **timbre similarity**: a weighted mean of the cosine similarities of each vocal
   embedding kind both sides have (``musicnn``, ``mfcc``, trained MoCo/TJAE models),
   each kind standardised by the library's own mean (and, for ``mfcc``, standard
@@ -30,6 +31,9 @@ TRANSPOSITIONS = np.arange(-6, 7)
 #: Default fusion weights: ``range`` against the timbre kinds.
 DEFAULT_WEIGHTS = {"range": 0.6, "musicnn": 0.25, "mfcc": 0.15, "moco": 0.25, "tjae": 0.1}
 MIN_ROWS_TO_STANDARDISE = 5
+#: Range fits within this of a song's best are equal for choosing its key (set a priori:
+#: one note in twenty of the sung time, below what the range estimate can resolve).
+NEAR_BEST_FIT = 0.05
 
 
 def note_name(midi: float) -> str:
@@ -88,12 +92,58 @@ def range_fit_matrix(
     return np.where(total > 0, (h @ inside) / np.maximum(total, 1e-12), 0.0)
 
 
-def best_transpositions(fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per song, the best fit and its transposition (ties: the smallest shift, then up)."""
+def best_transpositions(
+    fit: np.ndarray,
+    song_centre_midi: np.ndarray | None = None,
+    voice_centre_midi: float | None = None,
+    near_best: float = NEAR_BEST_FIT,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per song, the suggested transposition and its fit.
+
+    Parameters
+    ----------
+    fit : np.ndarray, shape (n_songs, len(TRANSPOSITIONS))
+        :func:`range_fit_matrix`.
+    song_centre_midi : np.ndarray, shape (n_songs,), optional
+        Each song's tessitura (median sung note, MIDI; NaN when unknown).
+    voice_centre_midi : float, optional
+        The singer's tessitura (MIDI).
+    near_best : float
+        Fits within this of a song's best count as equal (0-1 share of sung time).
+
+    Returns
+    -------
+    (fit, shift) : np.ndarray, np.ndarray
+        Among the transpositions whose fit is within ``near_best`` of the best, the one
+        that brings the song's tessitura nearest the singer's (when both are given):
+        the range fit is often nearly flat over neighbouring keys, and the key that
+        centres the song on the voice is the one to sing in. Remaining ties: the
+        smallest shift, upwards first.
+    """
+    fit = np.asarray(fit, dtype=np.float64)
     order = np.argsort(np.abs(TRANSPOSITIONS) * 2 - (TRANSPOSITIONS > 0), kind="stable")
     ordered = fit[:, order]
-    best = ordered.argmax(axis=1)  # first maximum = the smallest shift among ties
-    return ordered[np.arange(len(fit)), best], TRANSPOSITIONS[order][best]
+    shifts = TRANSPOSITIONS[order]
+    candidates = ordered >= ordered.max(axis=1, keepdims=True) - near_best
+    if song_centre_midi is None or voice_centre_midi is None or \
+            not np.isfinite(voice_centre_midi):  # fmt: skip
+        candidates = ordered >= ordered.max(axis=1, keepdims=True)
+        distance = np.zeros_like(ordered)
+    else:
+        centre = np.asarray(song_centre_midi, dtype=np.float64)[:, None] + shifts[None, :]
+        distance = np.abs(np.nan_to_num(centre - voice_centre_midi, nan=0.0))
+    # first candidate with the smallest distance (argmin keeps the first of equal ones)
+    best = np.where(candidates, distance, np.inf).argmin(axis=1)
+    return ordered[np.arange(len(fit)), best], shifts[best]
+
+
+def histogram_medians(note_hist: np.ndarray, hist_low: int) -> np.ndarray:
+    """Median sung note (MIDI) of each song's note histogram; NaN for an empty one."""
+    h = np.asarray(note_hist, dtype=np.float64)
+    total = h.sum(axis=1)
+    cumulative = np.cumsum(h, axis=1)
+    index = (cumulative >= total[:, None] / 2).argmax(axis=1)
+    return np.where(total > 0, hist_low + index, np.nan).astype(np.float64)
 
 
 def standardised_cosine(query: np.ndarray, rows: np.ndarray, scale: bool) -> np.ndarray:
@@ -208,8 +258,12 @@ def match_songs(
     songs: SongVocals,
     k: int = 10,
     weights: dict[str, float] | None = None,
+    tessitura_midi: float | None = None,
 ) -> list[dict]:
     """The ``k`` best songs for a voice, best first (see the module docstring).
+
+    ``tessitura_midi`` is the singer's median sung note (default: the middle of the
+    comfortable range); it chooses among near-equal keys.
 
     Songs in which no singing was found (an empty note histogram) are left out.
 
@@ -225,7 +279,10 @@ def match_songs(
     if n == 0:
         return []
     fit_matrix = range_fit_matrix(songs.note_hist, songs.hist_low, comfortable)
-    fit, shift = best_transpositions(fit_matrix)
+    voice_centre = (sum(comfortable) / 2) if tessitura_midi is None else tessitura_midi
+    fit, shift = best_transpositions(
+        fit_matrix, histogram_medians(songs.note_hist, songs.hist_low), voice_centre
+    )  # fmt: skip
     timbre, per_kind = fused_timbre(query_embeddings, songs.embeddings, weights, n)
     has_timbre = np.zeros(n, dtype=bool)
     for sims in per_kind.values():

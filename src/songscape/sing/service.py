@@ -72,7 +72,8 @@ def sing_report(
         raise LibraryError(NO_VOCALS_MESSAGE)
     w = parse_weights(weights) if not isinstance(weights, dict) else weights
     comfortable = voice.range.comfortable_midi
-    results = match_songs(comfortable, voice.embeddings, songs, k=k, weights=w)
+    results = match_songs(comfortable, voice.embeddings, songs, k=k, weights=w,
+                          tessitura_midi=voice.range.tessitura_midi)  # fmt: skip
     return {
         "voice": voice.to_json(),
         "results": results,
