@@ -159,19 +159,33 @@ def read_vectors(
         dim = dim or dominant_vector_dim(conn, model, version)
         wanted = None if want is None else sorted(want)
         n_max = count_vectors(conn, model, version) if wanted is None else len(wanted)
-        ids: list[str] = []
-        sums: list[int] = []
-        out = np.empty((n_max, dim), np.float32) if vectors else None
-        skipped = 0
-        nbytes = 4 * dim
-        for tid, blob in iter_vectors(conn, model, version, wanted):
-            if len(blob) != nbytes:
-                skipped += 1
-                continue
-            if out is not None:
-                out[len(ids)] = np.frombuffer(blob, dtype="<f4")
-            ids.append(tid)
-            sums.append(vector_checksum(blob))
+        rows = ((tid, blob if len(blob) == 4 * dim else None)
+                for tid, blob in iter_vectors(conn, model, version, wanted))  # fmt: skip
+        return snapshot_from_rows(catalog_version, dim, n_max, rows, vectors)
+
+
+def snapshot_from_rows(
+    catalog_version: int,
+    dim: int,
+    n_max: int,
+    rows: Iterable[tuple[str, bytes | None]],
+    vectors: bool,
+) -> VectorSnapshot:
+    """A :class:`VectorSnapshot` from ``(id, float32 blob)`` rows (at most ``n_max``); a
+    ``None`` blob is a row of another dimension, counted as skipped. Shared by the track
+    vectors and the window vectors (:mod:`songscape.catalog.window_reads`)."""
+    ids: list[str] = []
+    sums: list[int] = []
+    out = np.empty((n_max, dim), np.float32) if vectors else None
+    skipped = 0
+    for item_id, blob in rows:
+        if blob is None:
+            skipped += 1
+            continue
+        if out is not None:
+            out[len(ids)] = np.frombuffer(blob, dtype="<f4")
+        ids.append(item_id)
+        sums.append(vector_checksum(blob))
     if out is not None:
         out = unit_rows(out[: len(ids)]) if ids else out[:0]
     return VectorSnapshot(catalog_version, dim, ids, np.array(sums, dtype=np.uint64), out, skipped)

@@ -4,17 +4,14 @@ in one snapshot, shaped like the track vectors of :mod:`songscape.catalog.vector
 
 from __future__ import annotations
 
-import numpy as np
-
 from songscape.catalog.store import LibraryStore
-from songscape.catalog.vectors import VectorSnapshot, read_snapshot, vector_checksum
+from songscape.catalog.vectors import VectorSnapshot, read_snapshot, snapshot_from_rows
 from songscape.catalog.windows import (
     count_windows,
     dominant_window_dim,
     iter_window_blobs,
     split_window_id,
 )
-from songscape.vectors import unit_rows
 
 
 def read_window_vectors(
@@ -47,20 +44,7 @@ def read_window_vectors(
         dim = dim or dominant_window_dim(conn, model, version)
         tracks = None if want is None else sorted({split_window_id(w)[0] for w in want})
         n_max = count_windows(conn, model, version) if want is None else len(want)
-        ids: list[str] = []
-        sums: list[int] = []
-        out = np.empty((n_max, dim), np.float32) if vectors else None
-        skipped = 0
-        for wid, row_dim, blob in iter_window_blobs(conn, model, version, tracks):
-            if want is not None and wid not in want:
-                continue
-            if row_dim != dim:
-                skipped += 1
-                continue
-            if out is not None:
-                out[len(ids)] = np.frombuffer(blob, dtype="<f4")
-            ids.append(wid)
-            sums.append(vector_checksum(blob))
-    if out is not None:
-        out = unit_rows(out[: len(ids)]) if ids else out[:0]
-    return VectorSnapshot(catalog_version, dim, ids, np.array(sums, dtype=np.uint64), out, skipped)
+        rows = ((wid, blob if row_dim == dim else None)
+                for wid, row_dim, blob in iter_window_blobs(conn, model, version, tracks)
+                if want is None or wid in want)  # fmt: skip
+        return snapshot_from_rows(catalog_version, dim, n_max, rows, vectors)
