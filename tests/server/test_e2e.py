@@ -349,8 +349,12 @@ def test_the_map_page_in_a_browser(server, browser):
     # Keyboard: a search result is a real button; Enter selects its song.
     page.focus("#search-results li:first-child button.pick")
     page.keyboard.press("Enter")
+    # Wait for the player too: when the hit is the song selected before, the selection
+    # already matches while the new one is still loading (the player then holds the
+    # neighbour played above).
     _wait(page, "(id) => window.songscape.state.selectedTrack && "
-          "window.songscape.state.selectedTrack.id === id", hits[0])
+          "window.songscape.state.selectedTrack.id === id && "
+          "document.getElementById('player').dataset.trackId === id", hits[0])
     assert page.get_attribute("#player", "src") == f"/api/tracks/{hits[0]}/audio"
     assert errors == []
     page.close()
