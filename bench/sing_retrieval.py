@@ -49,6 +49,7 @@ from songscape.models.vocal_timbre import (
 )
 from songscape.sing.match import DEFAULT_WEIGHTS, fused_timbre
 from songscape.sing.vocal_training import MAX_SUNG_S_PER_TRACK, spread_regions, write_vocal_segments
+from songscape.sing.voice import VOICE_MAX_PATCHES
 from songscape.training.trainer import TrainConfig, train
 
 SR = 22050
@@ -125,7 +126,7 @@ def analyse_voice(path: Path) -> dict:
     voice = y[1]
     track = track_pitch(voice, SR, hop_s=0.04)
     active = np.isfinite(track.midi)
-    emb = baseline_vocal_embeddings(voice, SR, track.times_s, active)
+    emb = baseline_vocal_embeddings(voice, SR, track.times_s, active, VOICE_MAX_PATCHES)
     return {"embeddings": {k: v for k, (_, v) in emb.items()},
             "regions": active_regions(track.times_s, active, 0.04)}  # fmt: skip
 

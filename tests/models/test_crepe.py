@@ -51,3 +51,26 @@ def test_missing_wheel_says_how_to_install(monkeypatch):
 def test_unknown_tracker():
     with pytest.raises(ValueError, match="unknown pitch tracker"):
         pitch.track_pitch(np.zeros(1000, np.float32), 16000, tracker="yin")
+
+
+def test_frames_below_the_floor_are_skipped_and_the_gated_contour_is_unchanged():
+    sr = 16000
+    midi = note_contour([57, 62], 0.6, sr, rest_every=0, vibrato_cents=0)
+    sung = sing_melody(midi, sr)
+    y = np.concatenate([sung, np.zeros(sr // 2, np.float32), sung]).astype(np.float32)
+    times, f0_all, conf_all = crepe.crepe_pitch(y, sr, hop_s=0.04)
+    times_s, f0, conf = crepe.crepe_pitch(y, sr, hop_s=0.04, floor_db=-40.0)
+    assert np.array_equal(times, times_s)
+    skipped = np.isnan(f0)
+    assert 5 <= skipped.sum() < len(f0) // 2  # the half second of silence, not more
+    assert np.all(conf[skipped] == 0)
+    assert np.allclose(f0[~skipped], f0_all[~skipped], rtol=1e-5)
+    assert np.allclose(conf[~skipped], conf_all[~skipped], atol=1e-6)
+    # track_pitch skips them; gating the full run drops the same frames
+    from songscape.analysis.voice import frame_rms_db, gate_pitch, hz_to_midi
+
+    track = pitch.track_pitch(y, sr, hop_s=0.04)
+    full = gate_pitch(hz_to_midi(f0_all), conf_all, frame_rms_db(y, sr, times),
+                      min_confidence=pitch.CREPE_MIN_CONFIDENCE)  # fmt: skip
+    assert np.array_equal(np.isnan(track.midi), np.isnan(full))
+    assert np.allclose(track.midi[~np.isnan(full)], full[~np.isnan(full)], atol=1e-4)

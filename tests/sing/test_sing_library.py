@@ -135,3 +135,19 @@ def test_library_without_vocal_analysis_says_what_to_run(tmp_path, setup):
         assert len(lib.tracks_without_vocals()) == 2
         with pytest.raises(LibraryError, match="songscape vocals"):
             lib.sing(setup["voice"])
+
+
+def test_songs_read_once_per_catalog_version_and_reread_after_a_write(tmp_path, setup):
+    root = tmp_path / "lib"
+    ids = build_synthetic_library(root, 4, seed=5)
+    add_synthetic_vocals(root, ids[:2], ranges=LINES[:2], seed=2)
+    y, _ = sf.read(setup["voice"], dtype="float32")
+    with Library(root) as lib:
+        analysis = lib.voice(y, sr=SR)
+        first = lib.sing_analysis(analysis)
+        assert first["songs_considered"] == 2 and first["songs_without_vocals"] == 2
+        assert lib.sing_analysis(analysis)["results"] == first["results"]
+        # another process analyses two more tracks: the next answer sees them
+        add_synthetic_vocals(root, ids[2:], ranges=LINES[2:4], seed=3)
+        after = lib.sing_analysis(analysis)
+    assert after["songs_considered"] == 4 and after["songs_without_vocals"] == 0

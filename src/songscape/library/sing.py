@@ -163,6 +163,17 @@ class SingMixin:
         self, analysis, k: int = 10, weights: str | dict[str, float] | None = None
     ) -> dict:
         """:meth:`sing` for a voice already measured (a ``VoiceAnalysis``)."""
-        songs = load_song_vocals(self.store.conn)
-        missing = len(vocals_catalog.tracks_without_vocals(self.store.conn))
+        songs, missing = self._song_vocals()
         return sing_report(analysis, songs, k=k, weights=weights, missing=missing)
+
+    def _song_vocals(self):
+        # The songs' vocal analysis, read once per catalog version (every write that
+        # changes it bumps the version, in this process or another): a running server
+        # answers a voice without re-reading 10,000 rows.
+        version = self.store.catalog_version
+        cached = getattr(self, "_song_vocals_cache", None)
+        if cached is None or cached[0] != version:
+            songs = load_song_vocals(self.store.conn)
+            missing = len(vocals_catalog.tracks_without_vocals(self.store.conn))
+            cached = self._song_vocals_cache = (version, songs, missing)
+        return cached[1], cached[2]

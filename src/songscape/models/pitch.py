@@ -95,7 +95,8 @@ def track_pitch(
     else:
         from songscape.models.crepe import crepe_pitch
 
-        times, f0, conf = crepe_pitch(y, sr, hop_s=hop_s, capacity=tracker.split("-")[1])
+        times, f0, conf = crepe_pitch(y, sr, hop_s=hop_s, capacity=tracker.split("-")[1],
+                                      floor_db=floor_db)  # fmt: skip
         midi = hz_to_midi(f0)
     level = frame_rms_db(y, sr, times)
     midi = gate_pitch(midi, conf, level, min_confidence=CREPE_MIN_CONFIDENCE,

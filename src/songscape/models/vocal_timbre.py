@@ -56,27 +56,60 @@ def sung_patches(
     return keep if keep.any() else np.ones(len(patch_starts_s), dtype=bool)
 
 
+def spread_patches(keep: np.ndarray, max_patches: int | None) -> np.ndarray:
+    """At most ``max_patches`` of the True entries of ``keep``, evenly spread (first and
+    last kept); ``keep`` itself when it has no more (or ``max_patches`` is None)."""
+    keep = np.asarray(keep, dtype=bool)
+    chosen = np.flatnonzero(keep)
+    if max_patches is None or len(chosen) <= max_patches:
+        return keep
+    if max_patches < 1:
+        raise ValueError("max_patches must be at least 1")
+    picked = chosen[np.round(np.linspace(0, len(chosen) - 1, max_patches)).astype(int)]
+    out = np.zeros_like(keep)
+    out[picked] = True
+    return out
+
+
 def musicnn_vocal_embedding(
-    y: np.ndarray, sr: int, frame_times_s: np.ndarray, active: np.ndarray
+    y: np.ndarray,
+    sr: int,
+    frame_times_s: np.ndarray,
+    active: np.ndarray,
+    max_patches: int | None = None,
 ) -> np.ndarray:
-    """``musicnn-msd`` penultimate features averaged over the sung patches (200-d)."""
+    """``musicnn-msd`` penultimate features averaged over the sung patches (200-d).
+
+    ``max_patches``: use at most this many sung patches, evenly spread over the signal
+    (None: all); the cost of the network pass is proportional to their number.
+    """
     from songscape.models.heads import musicnn_patch_features
 
     y16 = np.asarray(y, dtype=np.float32)
     if sr != MUSICNN_SAMPLE_RATE:
         y16 = soxr.resample(y16, sr, MUSICNN_SAMPLE_RATE)
-    feats, starts = musicnn_patch_features(y16, hop_s=PATCH_HOP_S)
-    keep = sung_patches(starts, 3.0, frame_times_s, active)
-    return feats[keep].mean(axis=0).astype(np.float32)
+
+    def keep(starts_s: np.ndarray) -> np.ndarray:
+        sung = sung_patches(starts_s, 3.0, frame_times_s, active)
+        return spread_patches(sung, max_patches)
+
+    # Only the chosen patches go through the network (the others would be dropped).
+    feats, _ = musicnn_patch_features(y16, hop_s=PATCH_HOP_S, keep_patches=keep)
+    return feats.mean(axis=0).astype(np.float32)
 
 
 def baseline_vocal_embeddings(
-    y: np.ndarray, sr: int, frame_times_s: np.ndarray, active: np.ndarray
+    y: np.ndarray,
+    sr: int,
+    frame_times_s: np.ndarray,
+    active: np.ndarray,
+    max_patches: int | None = None,
 ) -> dict[str, tuple[str, np.ndarray]]:
-    """``{kind: (version, vector)}`` of the baseline embeddings (``musicnn``, ``mfcc``)."""
+    """``{kind: (version, vector)}`` of the baseline embeddings (``musicnn``, ``mfcc``);
+    ``max_patches``: see :func:`musicnn_vocal_embedding`."""
     return {
         "musicnn": (VOCAL_EMBEDDING_VERSIONS["musicnn"],
-                    musicnn_vocal_embedding(y, sr, frame_times_s, active)),
+                    musicnn_vocal_embedding(y, sr, frame_times_s, active, max_patches)),
         "mfcc": (VOCAL_EMBEDDING_VERSIONS["mfcc"], mfcc_timbre(y, sr, frame_times_s, active)),
     }  # fmt: skip
 

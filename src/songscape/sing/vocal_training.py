@@ -29,6 +29,7 @@ from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
 from songscape.analysis.vocals import sung_audio, vocal_dominant
 from songscape.audio.decode import load_audio
 from songscape.catalog import vocals as vocals_catalog
+from songscape.catalog.schema import bump_catalog_version
 from songscape.datasets import LabelSet
 from songscape.errors import AudioError, DatasetError
 from songscape.models.registry import get_spec
@@ -241,6 +242,7 @@ def refresh_vocal_embeddings(
             continue
         with transaction() as tx:
             vocals_catalog.put_vocal_embeddings(tx, track_id, vectors)
+            bump_catalog_version(tx)
         for model in models:
             done[model] += 1
         progress.advance()
