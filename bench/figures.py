@@ -954,14 +954,28 @@ def sing_retrieval() -> str:
                      f"{meta['transposition_moves_by_minus_k']}; time stretch 0.9/1.1, lowest "
                      f"timbre cosine: {cos}.")  # fmt: skip
     sp = r.get("speed")
-    if sp:
-        text = (f"Speed: a {sp['recording_s']:.0f} s recording against "
-                f"{sp['library_size']:,} tracks: voice analysis {sp['voice_analysis_s']:.2f} s"
-                f" + matching {sp['matching_s']:.3f} s = {sp['total_s']:.2f} s wall clock")
-        if "total_cpu_s" in sp:
-            text += (f"; CPU time {sp['voice_analysis_cpu_s']:.2f} s + "
-                     f"{sp['matching_cpu_s']:.3f} s = {sp['total_cpu_s']:.2f} s")
-        parts.append(text + f" (target {sp['target_s']:.0f} s).")  # fmt: skip
+    if sp and "recordings" in sp:
+        for name, rec in sp["recordings"].items():
+            parts.append(
+                f"Speed, a {rec['recording_s']:.0f} s recording ({name}; {rec['voiced_s']:.0f} s "
+                f"sung) against {sp['library_size']:,} tracks, on {sp['threads']} threads "
+                f"(median of {sp['repeats']}): voice analysis {rec['voice_analysis_s']:.2f} s + "
+                f"matching {rec['matching_s']:.3f} s = **{rec['total_s']:.2f} s** wall clock "
+                f"(target {sp['target_s']:.0f} s); CPU time {rec['total_cpu_s']:.2f} s.")
+    chk = r.get("speech_check", {}).get("summary")
+    if chk:
+        parts.append(
+            f"Speech check (`bench/sing_checks.py`): held-note share of read speech "
+            f"({chk['speech_windows']} windows of 8 s, 3 speakers) at most "
+            f"{chk['speech_max_share']:.2f}; of amateur singing (mir1k isolated voices) at "
+            f"least {chk['singing_calibration_min_share']:.2f} on the "
+            f"{chk['singing_calibration_clips']} calibration clips and "
+            f"{chk['singing_validation_min_share']:.2f} on the "
+            f"{chk['singing_validation_clips']} validation clips. The rule's threshold is "
+            f"{chk['threshold_rule']:.2f}; the shipped one, {chk['threshold_shipped']:.2f}, "
+            f"refuses {chk['speech_refused']:.0%} of the speech windows and "
+            f"{chk['singing_calibration_refused']:.0%} / {chk['singing_validation_refused']:.0%}"
+            f" of the calibration / validation singing.")
     if ret:
         parts.append(f"The `vocals` stage (with its musicnn-mtt pass) ran at "
                      f"{ret['vocals_stage_realtime_factor']:.2f}× real time on the mir1k clips "

@@ -151,3 +151,14 @@ def test_songs_read_once_per_catalog_version_and_reread_after_a_write(tmp_path, 
         add_synthetic_vocals(root, ids[2:], ranges=LINES[2:4], seed=3)
         after = lib.sing_analysis(analysis)
     assert after["songs_considered"] == 4 and after["songs_without_vocals"] == 0
+
+
+def test_real_singing_with_few_held_notes_is_not_refused_as_speech():
+    # abjones_1_01 (mir1k): syllabic amateur singing, ~34 % of its voiced frames in held
+    # notes; the a-priori threshold of 45 % refused it as speech (bench/sing_checks.py)
+    from songscape.audio.decode import load_audio
+    from songscape.sing.voice import analyze_voice
+
+    y, _ = load_audio(shared_data("mir1k_half", "audio", "abjones_1_01.ogg"), sr=SR, mono=False)
+    voice = analyze_voice(y[1], SR)
+    assert 0.3 < voice.range.sustained_share < 0.45
