@@ -71,3 +71,36 @@ def test_bad_uploads(client, monkeypatch):
     monkeypatch.setattr(sing_route, "MAX_UPLOAD_S", 3.0)
     r = client.post("/api/sing", content=silent, headers={"content-type": "audio/wav"})
     assert r.status_code == 413 and "too long" in r.json()["error"]
+
+
+@pytest.fixture(scope="module")
+def audio_client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("keypreview") / "lib"
+    ids = build_synthetic_library(root, 3, seed=4, audio_dir=root.parent / "audio", n_audio=1)
+    with TestClient(create_app(root)) as c:
+        yield c, ids
+
+
+def test_key_preview_moves_the_song_and_keeps_its_length(audio_client):
+    c, ids = audio_client
+    r = c.get(f"/api/tracks/{ids[0]}/key-preview?transpose=3")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "audio/wav"
+    y, sr = sf.read(io.BytesIO(r.content), dtype="float32")
+    assert y.shape[1] == 2 and abs(len(y) / sr - 1.0) < 0.01  # the 1 s song, not 20 s
+    same, _ = sf.read(io.BytesIO(c.get(f"/api/tracks/{ids[0]}/key-preview").content),
+                      dtype="float32")  # fmt: skip
+
+    def peak(x):
+        spec = np.abs(np.fft.rfft(x[sr // 4 : 3 * sr // 4, 0]))
+        return np.fft.rfftfreq(sr // 2, 1 / sr)[spec.argmax()]
+
+    assert abs(12 * np.log2(peak(y) / peak(same)) - 3) < 0.3
+
+
+def test_key_preview_refusals(audio_client):
+    c, ids = audio_client
+    assert c.get(f"/api/tracks/{ids[0]}/key-preview?transpose=13").status_code == 422
+    assert c.get(f"/api/tracks/{ids[0]}/key-preview?duration_s=0").status_code == 422
+    assert c.get("/api/tracks/0123456789abcdef/key-preview").status_code == 404
+    assert c.get(f"/api/tracks/{ids[1]}/key-preview").status_code == 404  # no file

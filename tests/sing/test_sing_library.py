@@ -162,3 +162,16 @@ def test_real_singing_with_few_held_notes_is_not_refused_as_speech():
     y, _ = load_audio(shared_data("mir1k_half", "audio", "abjones_1_01.ogg"), sr=SR, mono=False)
     voice = analyze_voice(y[1], SR)
     assert 0.3 < voice.range.sustained_share < 0.45
+
+
+def test_key_preview_refuses_what_it_cannot_play(setup):
+    from songscape.errors import UsageError
+
+    with Library(setup["root"]) as lib:
+        with pytest.raises(UsageError, match="semitones"):
+            lib.key_preview(setup["ids"][0], 13)
+        with pytest.raises(UsageError, match="preview lasts"):
+            lib.key_preview(setup["ids"][0], 2, duration_s=60)
+        with pytest.raises(LibraryError, match="no playable file"):
+            lib.key_preview(setup["ids"][0], 2)  # a synthetic track without audio
+        assert lib.preview_start_s(setup["ids"][0]) == 0.0  # no highlight stored

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from songscape.catalog import structure as structure_catalog
 from songscape.catalog import vocals as vocals_catalog
 from songscape.errors import LibraryError
 from songscape.ingest.pipeline import IngestOptions, IngestReport, Progress, ingest
@@ -13,6 +14,7 @@ from songscape.ingest.stages import get_stage
 from songscape.ingest.vocals_stage import VOCALS_STAGE, vocals_stage_name
 from songscape.models.pitch import DEFAULT_PITCH_TRACKER
 from songscape.sing.match import parse_weights
+from songscape.sing.preview import PREVIEW_S, PREVIEW_SAMPLE_RATE, check_preview, key_preview
 from songscape.sing.service import (
     NO_VOCALS_MESSAGE,
     library_vocal_models,
@@ -100,6 +102,35 @@ class SingMixin:
             self.update_vocal_embeddings(progress)
         return report
 
+    def vocal_encoders(self) -> list[str]:
+        """The trained vocal models a voice is embedded with: those whose vectors the
+        library holds (``sing`` uses them; the server too)."""
+        return library_vocal_models(self.store.conn)
+
+    def preview_start_s(self, ref: str) -> float:
+        """Where "hear it in my key" starts: the track's highlight, else its beginning."""
+        row = self.store.get_track(ref)
+        highlight = structure_catalog.default_highlight(self.store.conn, row["id"])
+        return float(highlight["start_s"]) if highlight else 0.0
+
+    def key_preview(
+        self, ref: str, transpose_semitones: int, duration_s: float = PREVIEW_S
+    ) -> tuple[np.ndarray, int]:
+        """"Hear it in my key": ``duration_s`` of the track from its highlight, moved by
+        ``transpose_semitones`` at its own tempo (Rubber Band when installed).
+
+        Returns ``(samples (2, n) float32, sample rate)``. Raises ``UsageError`` for a
+        transposition beyond ±12 or a length beyond 30 s, ``LibraryError`` for a track
+        without a playable file, ``DecodeError`` for a file that cannot be read.
+        """
+        check_preview(transpose_semitones, duration_s)
+        row = self.store.get_track(ref)
+        if row["status"] != "ok" or not row["path"] or not os.path.isfile(row["path"]):
+            raise LibraryError(f"track {row['id']} has no playable file")
+        start = self.preview_start_s(row["id"])
+        samples = key_preview(row["path"], start, transpose_semitones, duration_s)
+        return samples, PREVIEW_SAMPLE_RATE
+
     def voice(
         self,
         voice: str | os.PathLike | np.ndarray,
@@ -115,7 +146,7 @@ class SingMixin:
         raises :class:`songscape.errors.VoiceCheckError` for an unusable recording.
         """
         if encoders is None:
-            encoders = library_vocal_models(self.store.conn)
+            encoders = self.vocal_encoders()
         if isinstance(voice, np.ndarray):
             if sr is None:
                 raise ValueError("give the sample rate of the samples")

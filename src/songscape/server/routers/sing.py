@@ -7,11 +7,14 @@ that is deleted before the answer leaves: recordings are never stored.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from typing import Annotated
 
+import soundfile as sf
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from songscape.errors import AudioTooLongError, DecodeError, QueryError, VoiceCheckError
@@ -19,6 +22,13 @@ from songscape.server.deps import StateDep
 from songscape.server.errors import ApiError
 from songscape.server.models import JSON_ROUTE, SingOut
 from songscape.sing.match import parse_weights
+from songscape.sing.preview import (
+    MAX_PREVIEW_S,
+    MAX_PREVIEW_SEMITONES,
+    PREVIEW_S,
+    PREVIEW_SAMPLE_RATE,
+)
+from songscape.sing.preview import key_preview as preview_audio
 from songscape.sing.voice import analyze_voice, load_voice
 
 router = APIRouter(tags=["sing"])
@@ -86,6 +96,8 @@ async def sing(
     except QueryError as err:
         raise ApiError(400, str(err)) from err
     data, suffix = await _upload(request)
+    # the trained vocal encoders the library's songs were embedded with (as the CLI does)
+    encoders = await run_in_threadpool(state.call, lambda lib: lib.vocal_encoders())
 
     def measure() -> object:
         with tempfile.TemporaryDirectory(prefix="songscape-voice-") as tmp:
@@ -93,7 +105,7 @@ async def sing(
             with open(path, "wb") as f:
                 f.write(data)
             y, sr = load_voice(path, max_duration_s=MAX_UPLOAD_S)
-        return analyze_voice(y, sr)
+        return analyze_voice(y, sr, encoders=encoders)
 
     try:
         analysis = await run_in_threadpool(measure)
@@ -113,3 +125,41 @@ async def sing(
             raise ApiError(409, str(err)) from err
 
     return await run_in_threadpool(state.call, match)
+
+
+@router.get(
+    "/api/tracks/{track_id}/key-preview",
+    summary='"Hear it in my key": the highlight moved by a transposition, tempo kept',
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}}},
+)  # fmt: skip
+async def key_preview(
+    track_id: str,
+    state: StateDep,
+    transpose: Annotated[int, Query(ge=-MAX_PREVIEW_SEMITONES, le=MAX_PREVIEW_SEMITONES,
+                                    description="semitones (sing's transpose_semitones)")] = 0,
+    duration_s: Annotated[float, Query(gt=0, le=MAX_PREVIEW_S,
+                                       description="seconds from the highlight")] = PREVIEW_S,
+) -> Response:  # fmt: skip
+    """WAV (16-bit stereo, 22.05 kHz) of the track from its highlight (else its start),
+    moved by ``transpose`` semitones at its own tempo (Rubber Band when installed). 404
+    unknown track or no playable file, 415 a file that cannot be decoded."""
+    row = state.track_row(track_id)
+    if row["status"] != "ok":
+        raise ApiError(404, f"track {track_id} has no playable file (status {row['status']})")
+    start = await run_in_threadpool(state.call, lambda lib: lib.preview_start_s(track_id))
+
+    def render() -> bytes:
+        # outside the library thread: a render takes a second or two
+        if not os.path.isfile(row["path"]):
+            raise ApiError(404, f"the audio file of track {track_id} is missing")
+        samples = preview_audio(row["path"], start, transpose, duration_s)
+        buf = io.BytesIO()
+        sf.write(buf, samples.T, PREVIEW_SAMPLE_RATE, format="WAV", subtype="PCM_16")
+        return buf.getvalue()
+
+    try:
+        body = await run_in_threadpool(render)
+    except DecodeError as err:
+        raise ApiError(415, f"the audio file of track {track_id} cannot be decoded: {err}") from err
+    return Response(body, media_type="audio/wav", headers={"Cache-Control": "no-cache"})

@@ -1,8 +1,8 @@
 /* songscape map page, the Sing panel (issue 14): record your voice (MediaRecorder) or
  * upload a file, POST it to /api/sing, draw your range on a piano keyboard, list the songs
- * that suit it with their key and fit, and "hear it in my key": the song's highlight
- * played with its pitch moved by the suggested transposition (playbackRate 2^(t/12), so
- * the tempo moves with it; a preview, not a key change).
+ * that suit it with their key and fit, and "hear it in my key": 15 s of the song from
+ * its highlight, moved by the suggested transposition at its own tempo (rendered by the
+ * server: GET /api/tracks/{id}/key-preview?transpose=t).
  *
  * Self-contained: it adds its own button and panel and uses no globals of app.js.
  * Library text goes into the DOM through textContent only. Recordings stay in memory and
@@ -15,7 +15,7 @@
   const KEY_LOW = 36; // C2
   const KEY_HIGH = 84; // C6
   const MAX_RECORD_S = 60;
-  const state = { recorder: null, chunks: [], timer: null, audio: null, stopAt: null };
+  const state = { recorder: null, chunks: [], timer: null, audio: null };
 
   const noteName = (m) => { const r = Math.round(m); return NAMES[((r % 12) + 12) % 12] + (Math.floor(r / 12) - 1); };
 
@@ -66,23 +66,21 @@
 
   function stopPreview() {
     if (state.audio) { state.audio.pause(); state.audio = null; }
-    clearTimeout(state.stopAt);
   }
 
-  async function hear(result) {
+  function hear(result, button) {
+    // the server moves the highlight by the transposition at the song's own tempo
     stopPreview();
-    let start = 0;
-    try {
-      const t = await (await fetch(`/api/tracks/${encodeURIComponent(result.id)}`)).json();
-      if (t.highlight && Number.isFinite(t.highlight.start_s)) start = t.highlight.start_s;
-    } catch (err) { /* no highlight: start at 0 */ }
-    const a = new Audio(`/api/tracks/${encodeURIComponent(result.id)}/audio`);
-    a.preservesPitch = false; a.mozPreservesPitch = false; a.webkitPreservesPitch = false;
-    a.playbackRate = Math.pow(2, result.transpose_semitones / 12);
-    a.currentTime = start;
+    const t = result.transpose_semitones || 0;
+    const a = new Audio(`/api/tracks/${encodeURIComponent(result.id)}/key-preview?transpose=${t}`);
     state.audio = a;
-    a.play();
-    state.stopAt = setTimeout(stopPreview, 20000);
+    const label = button.textContent;
+    button.textContent = "rendering…";
+    button.disabled = true;
+    const done = () => { button.textContent = label; button.disabled = false; };
+    a.addEventListener("playing", done, { once: true });
+    a.addEventListener("error", done, { once: true });
+    a.play().catch(done);
   }
 
   function show(panel, body) {
@@ -102,7 +100,7 @@
       const move = r.transpose_semitones ? ` (${r.transpose_semitones > 0 ? "+" : ""}${r.transpose_semitones})` : "";
       li.appendChild(make("span", {}, ` ${Math.round(r.range_fit * 100)} % fit${key}${move}`));
       const btn = make("button", { type: "button" }, "hear it in my key");
-      btn.addEventListener("click", () => hear(r));
+      btn.addEventListener("click", () => hear(r, btn));
       li.appendChild(btn);
       li.appendChild(make("div", { class: "sing-why" }, r.explanation));
       list.appendChild(li);
