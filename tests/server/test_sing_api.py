@@ -104,3 +104,19 @@ def test_key_preview_refusals(audio_client):
     assert c.get(f"/api/tracks/{ids[0]}/key-preview?duration_s=0").status_code == 422
     assert c.get("/api/tracks/0123456789abcdef/key-preview").status_code == 404
     assert c.get(f"/api/tracks/{ids[1]}/key-preview").status_code == 404  # no file
+
+
+def test_the_voice_is_embedded_with_the_librarys_vocal_encoders(client, voice, monkeypatch):
+    from songscape.errors import VoiceCheckError
+    from songscape.library import sing as library_sing
+
+    seen = {}
+
+    def fake_analysis(y, sr, encoders=()):
+        seen["encoders"] = list(encoders)
+        raise VoiceCheckError("stop here")
+
+    monkeypatch.setattr(library_sing, "library_vocal_models", lambda conn: ["moco-test"])
+    monkeypatch.setattr(sing_route, "analyze_voice", fake_analysis)
+    r = client.post("/api/sing", content=voice, headers={"content-type": "audio/wav"})
+    assert r.status_code == 422 and seen["encoders"] == ["moco-test"]
