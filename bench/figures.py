@@ -962,6 +962,16 @@ def sing_retrieval() -> str:
                 f"(median of {sp['repeats']}): voice analysis {rec['voice_analysis_s']:.2f} s + "
                 f"matching {rec['matching_s']:.3f} s = **{rec['total_s']:.2f} s** wall clock "
                 f"(target {sp['target_s']:.0f} s); CPU time {rec['total_cpu_s']:.2f} s.")
+    vm = r.get("voice_metamorphic", {}).get("summary")
+    if vm:
+        parts.append(
+            f"Metamorphic check on the singer's side ({vm['singers']} mir1k singers, "
+            f"{vm['recording_s']:.0f} s of isolated voice each, k = ±2, ±4 semitones, measured "
+            f"as `sing` measures a recording): both comfortable-range ends and the tessitura "
+            f"move by k ± 0.5 in {vm['comfortable_and_tessitura_within_half_semitone']} cases "
+            f"(worst errors: tessitura {vm['max_tessitura_error']:.2f}, comfortable-range end "
+            f"{vm['max_comfortable_error']:.2f}, full-range end {vm['max_range_error']:.1f} "
+            f"semitones).")
     chk = r.get("speech_check", {}).get("summary")
     if chk:
         parts.append(

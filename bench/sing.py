@@ -32,6 +32,10 @@ Writes ``bench/results/sing.json``. Parts (each a key of ``results``):
 ``jamendo_retrieval``
     The Jamendo songs enrolled on the sung lines of their first half, queried with
     segments of sung lines of their second half (``bench/sing_retrieval.py``).
+``voice_metamorphic``
+    The singer's side of the metamorphic check: 30 s of each mir1k singer's isolated
+    voice pitch-shifted by ±2, ±4 semitones, measured as ``sing`` measures a recording
+    (``bench/sing_checks.py``).
 ``speech_check``
     The speech check's threshold, calibrated and validated on real speech and singing
     (``bench/sing_checks.py``).
@@ -66,7 +70,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from record import machine, write_results  # noqa: E402
-from sing_checks import speech_check  # noqa: E402
+from sing_checks import speech_check, voice_metamorphic  # noqa: E402
 from sing_retrieval import VARIANTS, jamendo_retrieval, mir1k_retrieval  # noqa: E402
 from songscape.analysis.vocals import vocal_dominant  # noqa: E402
 from songscape.analysis.voice import near_median, voice_range  # noqa: E402
@@ -355,7 +359,8 @@ def main() -> int:
     p.add_argument("--query-segment-s", type=float, default=15.0)
     p.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "songscape-bench-sing"),
                    help="analysis cache, training segments and the trained encoders")
-    parts = ["synthetic", "mir1k", "metamorphic", "retrieval", "jamendo", "speed", "speech"]
+    parts = ["synthetic", "mir1k", "metamorphic", "retrieval", "jamendo", "speed", "speech",
+             "voice-shift"]
     p.add_argument("--skip", nargs="*", default=[], choices=parts)
     p.add_argument("--only", nargs="*", choices=parts, help="run only these parts")
     p.add_argument("--merge", nargs="+", metavar="JSON",
@@ -376,6 +381,7 @@ def main() -> int:
                                                            args.full_limit, args.pyin_limit)),
              ("speed", "speed", lambda: speed(args.library_size)),
              ("speech_check", "speech", lambda: speech_check(DATA)),
+             ("voice_metamorphic", "voice-shift", lambda: voice_metamorphic(DATA)),
              ("singer_retrieval", "retrieval",
               lambda: mir1k_retrieval(DATA, Path(args.work) / "mir1k", args.catalog_per_singer,
                                       args.train_per_singer, args.queries_per_singer,

@@ -95,3 +95,58 @@ def speech_check(data: Path, calibration_per_singer: int = 3, validation_per_sin
         },
         "speech": speech, "singing": singing,
     }  # fmt: skip
+
+
+def joined_voice(data: Path, singer: str, seconds: float) -> np.ndarray:
+    """``seconds`` of one mir1k singer's isolated voice (clips joined in order)."""
+    parts, total = [], 0
+    for name, path in singing_files(data, per_singer=100):
+        if name != singer:
+            continue
+        y, _ = load_audio(path, sr=SR, mono=False)
+        parts.append(y[1])
+        total += y.shape[1]
+        if total >= seconds * SR:
+            break
+    return np.concatenate(parts)[: int(seconds * SR)]
+
+
+def voice_metamorphic(data: Path, n_singers: int = 10, seconds: float = 30.0) -> dict:
+    """The singer's side: a clean voice (``seconds`` of a mir1k singer's isolated voice)
+    pitch-shifted by k = ±2, ±4 semitones and measured as ``sing`` measures a recording:
+    how far the comfortable range's ends, the full range's ends and the tessitura move
+    from k."""
+    from songscape.audio.augment import pitch_shift
+
+    singers = sorted({s for s, _ in singing_files(data, per_singer=1)})[:n_singers]
+    rows = []
+    for singer in tqdm(singers, desc="voice shifts"):
+        y = joined_voice(data, singer, seconds)
+
+        def measure(sig: np.ndarray):
+            track = track_pitch(sig, SR, hop_s=PITCH_HOP_S)
+            return voice_range(track.midi, PITCH_HOP_S)
+
+        base = measure(y)
+        for k in (-4, -2, 2, 4):
+            rng = measure(pitch_shift(y, SR, k))
+            rows.append({
+                "singer": singer, "k": k,
+                "comfortable_error": [rng.comfortable_midi[i] - base.comfortable_midi[i] - k
+                                      for i in (0, 1)],
+                "range_error": [rng.range_midi[i] - base.range_midi[i] - k for i in (0, 1)],
+                "tessitura_error": rng.tessitura_midi - base.tessitura_midi - k,
+            })  # fmt: skip
+    ok = [abs(r["tessitura_error"]) <= 0.5 and all(abs(e) <= 0.5 for e in r["comfortable_error"])
+          for r in rows]  # fmt: skip
+    return {
+        "summary": {
+            "recording_s": seconds, "singers": len(singers),
+            "comfortable_and_tessitura_within_half_semitone": f"{sum(ok)}/{len(ok)}",
+            "max_tessitura_error": float(max(abs(r["tessitura_error"]) for r in rows)),
+            "max_comfortable_error": float(max(abs(e) for r in rows
+                                               for e in r["comfortable_error"])),
+            "max_range_error": float(max(abs(e) for r in rows for e in r["range_error"])),
+        },
+        "rows": rows,
+    }  # fmt: skip
