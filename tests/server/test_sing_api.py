@@ -120,3 +120,18 @@ def test_the_voice_is_embedded_with_the_librarys_vocal_encoders(client, voice, m
     monkeypatch.setattr(sing_route, "analyze_voice", fake_analysis)
     r = client.post("/api/sing", content=voice, headers={"content-type": "audio/wav"})
     assert r.status_code == 422 and seen["encoders"] == ["moco-test"]
+
+
+@pytest.mark.parametrize("suffix, codec, content_type", [(".webm", "libopus", "audio/webm"),
+                                                          (".ogg", "libopus", "audio/ogg")])
+def test_browser_recordings_are_decoded(client, voice, tmp_path, suffix, codec, content_type):
+    # what MediaRecorder uploads: Opus in WebM (Chrome, Firefox) or in Ogg
+    from tests.helpers import ffmpeg
+
+    wav, out = tmp_path / "voice.wav", tmp_path / f"voice{suffix}"
+    wav.write_bytes(voice)
+    ffmpeg("-i", str(wav), "-c:a", codec, "-b:a", "48k", str(out))
+    r = client.post("/api/sing?k=1",
+                    files={"file": (f"blob{suffix}", out.read_bytes(), content_type)})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert abs(r.json()["voice"]["range_midi"][0] - 48) <= 1
