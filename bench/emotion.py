@@ -65,7 +65,10 @@ from songscape.training.emotion import fit_head, out_of_fold  # noqa: E402
 from songscape.training.emotion_features import cached_features  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-EMOTIFY_SECONDS = 30.0
+EMOTIFY_SECONDS = None  # the whole excerpt: the listeners' labels are for the whole minute
+NESTED = "fused, feature set and penalty chosen by nested CV (the trained heads)"
+ALL_BLOCKS = ("embedding", "tags", "descriptors", "embedding_std", "tags_std", "mtt_embedding",
+              "mtt_tags", "mtt_tags_std")  # fmt: skip
 TAG_LABELS: tuple[str, ...] = ()
 
 
@@ -81,8 +84,10 @@ def tag_labels() -> tuple[str, ...]:
 
 def features_of(row: np.ndarray, taggram: np.ndarray) -> AudioEmotionFeatures:
     b = split_flat(row)
+    extra = {k: v for k, v in b.items() if k not in ("embedding", "tags", "descriptors")}
     return AudioEmotionFeatures(b["embedding"], b["tags"], b["descriptors"], taggram,
-                                np.arange(len(taggram)) * 3.0, 3.0, tag_labels())  # fmt: skip
+                                np.arange(len(taggram)) * 3.0, 3.0, tag_labels(),
+                                extra)  # fmt: skip
 
 
 def zero_shot_rows(X: np.ndarray, grams: list[np.ndarray]) -> list:
@@ -96,6 +101,8 @@ VARIANTS_4Q = {
     "descriptors only": (("descriptors",), False),
     "musicnn embedding head": (("embedding",), False),
     "fused (embedding + tags + descriptors)": (("embedding", "tags", "descriptors"), False),
+    "all blocks, fixed (+ patch spread + musicnn-mtt)": (ALL_BLOCKS, False),
+    NESTED: (None, False),
 }
 
 
@@ -150,6 +157,8 @@ VARIANTS_EMOTIFY = {
     "descriptors only": (("descriptors",), False),
     "musicnn embedding head": (("embedding",), False),
     "fused (embedding + tags + descriptors)": (("embedding", "tags", "descriptors"), False),
+    "all blocks, fixed (+ patch spread + musicnn-mtt)": (ALL_BLOCKS, False),
+    NESTED: (None, False),
 }
 
 
@@ -245,37 +254,45 @@ def bench_lyrics(heads: list) -> dict:
 
 def bench_metamorphic(n: int, heads: list) -> dict:
     import librosa
-    import soxr
+    from scipy.stats import binomtest
 
-    from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, describe
+    from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
     from songscape.audio.decode import load_audio
-    from songscape.models.emotion import features_from_output
-    from songscape.models.registry import load_model
+    from songscape.training.emotion_features import audio_features
 
     labels = read_emotion_labels(DATA / "emotion4q_third" / "labels.csv")
     picks = np.random.default_rng(0).choice(len(labels), size=min(n, len(labels)),
                                             replace=False)  # fmt: skip
-    model = load_model("musicnn-msd")
-
-    def feats(y: np.ndarray) -> AudioEmotionFeatures:
-        d = describe(y, ANALYSIS_SAMPLE_RATE)
-        y16 = soxr.resample(y, ANALYSIS_SAMPLE_RATE, 16000).astype(np.float32)
-        return features_from_output(model.run(y16), d)
-
     changes = {"fused head": [], "zero-shot": []}
+    per_clip = []
     for i in picks:
         y, _ = load_audio(labels.paths[int(i)], sr=ANALYSIS_SAMPLE_RATE)
         slow = librosa.effects.time_stretch(y, rate=0.8) * 10 ** (-12 / 20)
-        a, b = feats(y), feats(slow.astype(np.float32))
+        a = audio_features(y, ANALYSIS_SAMPLE_RATE)
+        b = audio_features(slow.astype(np.float32), ANALYSIS_SAMPLE_RATE)
         if heads:
             changes["fused head"].append(estimate_emotion(b, heads).arousal
                                          - estimate_emotion(a, heads).arousal)  # fmt: skip
         changes["zero-shot"].append(zero_shot_estimate(b).arousal - zero_shot_estimate(a).arousal)
-    out = {"n": len(picks), "transform": "time stretch to 80 % speed, then -12 dB"}
+        per_clip.append(
+            {
+                "clip": labels.paths[int(i)].stem,
+                "quadrant": str(labels.strata[int(i)]),
+                "tempo_bpm": [float(a.descriptors[0]), float(b.descriptors[0])],
+                "loudness_lufs": [float(a.descriptors[1]), float(b.descriptors[1])],
+                "change": {k: round(float(v[-1]), 4) for k, v in changes.items() if v},
+            }
+        )
+    out = {"n": len(picks), "transform": "time stretch to 80 % speed, then -12 dB",
+           "per_clip": per_clip}  # fmt: skip
     for name, d in changes.items():
         if d:
             d = np.asarray(d)
-            out[name] = {"mean_change": float(d.mean()), "share_lowered": float((d < 0).mean()),
+            lowered = int((d < 0).sum())
+            out[name] = {"mean_change": float(d.mean()), "share_lowered": lowered / len(d),
+                         "share_ci95": list(wilson_interval(lowered, len(d))),
+                         "sign_test_p": float(binomtest(lowered, len(d), 0.5,
+                                                        alternative="greater").pvalue),
                          "min": float(d.min()), "max": float(d.max())}  # fmt: skip
     return out
 
@@ -283,8 +300,14 @@ def bench_metamorphic(n: int, heads: list) -> dict:
 # ---- speed ------------------------------------------------------------------------------
 
 
-def bench_speed(n_files: int) -> dict:
+def bench_speed(n_files: int, heads: list | None = None) -> dict:
+    """Per-stage seconds; with ``heads``, they are installed (a temporary models folder) so
+    the emotion stage runs as it does with trained heads (musicnn-mtt features included)."""
+    import os
+    import tempfile
+
     from songscape.ingest import work  # noqa: F401  (registers every stage)
+    from songscape.ingest.emotion_stage import current_heads, forget_heads
     from songscape.ingest.model_stages import DEFAULT_TAG_MODELS, model_stage_names
     from songscape.ingest.stages import TrackContext, pipeline_stages
 
@@ -296,6 +319,14 @@ def bench_speed(n_files: int) -> dict:
     stages = [s for s in stages if s.name != "emotion"] + [s for s in stages if s.name == "emotion"]
     totals: dict[str, float] = {}
     audio_s = 0.0
+    saved_env = os.environ.get("SONGSCAPE_MODELS")
+    if heads:
+        folder = Path(tempfile.mkdtemp(prefix="emotion-heads-"))
+        for head in heads:
+            head.save(folder / head.name)
+        os.environ["SONGSCAPE_MODELS"] = str(folder)
+    forget_heads()
+    used = [h.name for h in current_heads()]
     for k, path in enumerate(files):
         ctx = TrackContext(path)
         for stage in stages:
@@ -305,12 +336,19 @@ def bench_speed(n_files: int) -> dict:
                 totals[stage.name] = totals.get(stage.name, 0.0) + time.perf_counter() - t
         if k > 0:
             audio_s += ctx.audio_seconds_decoded
+    if saved_env is None:
+        os.environ.pop("SONGSCAPE_MODELS", None)
+    else:
+        os.environ["SONGSCAPE_MODELS"] = saved_env
+    forget_heads()
     total = sum(totals.values())
     return {"files": len(files) - 1, "audio_s": round(audio_s, 1),
             "stage_s": {k: round(v, 3) for k, v in totals.items()},
             "emotion_share": totals.get("emotion", 0.0) / total if total else None,
+            "heads": used,
             "note": "the first file (model loading) is not counted; the emotion stage runs "
-                    "last and reuses musicnn-msd's pass, timed with the embed/tag stages",
+                    "last and reuses the musicnn-msd and musicnn-mtt passes of the embed/tag "
+                    "stages",
             }  # fmt: skip
 
 
@@ -351,7 +389,7 @@ def main() -> None:
         results["speed"] = json.loads(Path(args.speed_from).read_text())
         results["speed"]["measured"] = "in a parallel --speed-only run of the same session"
     elif args.speed_files:
-        results["speed"] = bench_speed(args.speed_files)
+        results["speed"] = bench_speed(args.speed_files, heads)
         print(json.dumps({"speed": results["speed"]}), flush=True)
     results["elapsed_s"] = round(time.time() - started, 1)
     write_results(__file__, results, machine(folds=args.folds, threads="default"), args.out)

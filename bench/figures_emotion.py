@@ -28,6 +28,10 @@ def emotion_4q(results: Callable[[str], Any], table: Callable, source: Callable)
     return table(head, rows) + "\n\n" + text + "\n\n" + source("emotion")
 
 
+def _excerpt(seconds: float | None) -> str:
+    return "each one whole, up to 60 s" if seconds is None else f"first {seconds:.0f} s of each"
+
+
 def emotion_emotify(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
     r = results("emotion")["emotify"]
     rows = []
@@ -42,14 +46,16 @@ def emotion_emotify(results: Callable[[str], Any], table: Callable, source: Call
         rows.append(cells)  # fmt: skip
     head = ["model", "mean ρ (9)", *[g.replace("_", " ") for g in GEMS], "valence ρ",
             "arousal ρ", "top-emotion accuracy"]  # fmt: skip
-    best = max(r["rows"].items(), key=lambda kv: kv[1]["mean_spearman"])
+    # The trained heads' row (nested CV) when there is one, else the best row.
+    nested = [kv for kv in r["rows"].items() if "nested CV" in kv[0]]
+    best = nested[0] if nested else max(r["rows"].items(), key=lambda kv: kv[1]["mean_spearman"])
     ci = {g: best[1]["spearman"][g]["ci95"] for g in GEMS}
     text = (
-        f"{r['n']} excerpts (first {r['seconds_per_excerpt']:.0f} s of each), "
+        f"{r['n']} excerpts ({_excerpt(r.get('seconds_per_excerpt'))}), "
         f"{r['folds']} folds of held-out blocks of 10 consecutive files "
         f"({r['n_groups']} blocks), stratified by genre; Spearman's ρ of out-of-fold "
         f"predictions with the listeners' shares. Goal: {r['goal']}. 95 % bootstrap "
-        f"intervals of the best row ({best[0]}): "
+        f"intervals of the row {best[0]!r}: "
         + ", ".join(f"{g.replace('_', ' ')} {_ci(ci[g])}" for g in GEMS)
         + ". Valence/arousal truth is the listeners' shares through the GEMS mapping."
     )
@@ -99,14 +105,20 @@ def emotion_checks(results: Callable[[str], Any], table: Callable, source: Calla
         for name in ("fused head", "zero-shot"):
             if name in m:
                 x = m[name]
+                extra = ""
+                if "share_ci95" in x:
+                    extra = (
+                        f" {_ci(x['share_ci95'])}, one-sided sign test p = {x['sign_test_p']:.2g}"
+                    )
                 rows.append([f"metamorphic ({m['transform']}, {m['n']} 4Q clips): arousal, "
                              f"{name}", f"mean change {x['mean_change']:+.3f}; lowered in "
-                             f"{x['share_lowered']:.0%} of clips"])  # fmt: skip
+                             f"{x['share_lowered']:.0%} of clips{extra}"])  # fmt: skip
     s = r.get("speed")
     if s:
         share = s["emotion_share"]
         rows.append([f"speed: emotion stage's share of the per-track stage time "
-                     f"({s['files']} PMEmo clips, {s['audio_s']:.0f} s of audio)",
+                     f"({s['files']} PMEmo clips, {s['audio_s']:.0f} s of audio; "
+                     f"{'heads: ' + ', '.join(s['heads']) if s.get('heads') else 'zero-shot'})",
                      f"{share:.1%} ({s['stage_s'].get('emotion', 0):.2f} s of "
                      f"{sum(s['stage_s'].values()):.1f} s; target < 5 %)"])  # fmt: skip
     return table(["check", "result"], rows) + "\n\n" + source("emotion")

@@ -5,7 +5,7 @@
 Writes two heads to the models directory (default: ``$SONGSCAPE_MODELS``, else
 ``~/.local/share/songscape/models``), each cross-validated first (5 grouped folds):
 
-* ``emotion-gems-emotify``: the nine GEMS emotions from emotify_half (first 30 s of each
+* ``emotion-gems-emotify``: the nine GEMS emotions from emotify_half (the whole of each
   excerpt; groups = blocks of 10 consecutive files per genre);
 * ``emotion-va-4q``: valence and arousal (two-class) from emotion4q_third (groups = artists).
 
@@ -26,7 +26,7 @@ from songscape.training.emotion import train_emotion_head
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 HEADS = (
-    ("emotion-gems-emotify", "emotify_half", 30.0),
+    ("emotion-gems-emotify", "emotify_half", None),
     ("emotion-va-4q", "emotion4q_third", None),
 )
 

@@ -20,6 +20,7 @@ from songscape.training.emotion import fit_head
 from tests.built_once import built_once, copy_library
 from tests.helpers import gtzan_clips
 from tests.training.test_emotion import synthetic
+from tests.training.test_emotion_selection import wide
 
 INLINE = IngestOptions(workers=1)
 HAPPY = ("I love you baby, you make me so happy\nWe dance all night under the summer sun\n"
@@ -134,6 +135,24 @@ def test_an_installed_head_reruns_only_the_emotion_stage(library, models_env):
     assert after["emotion"] != before["emotion"]
     assert {k: v for k, v in after.items() if k != "emotion"} == {
         k: v for k, v in before.items() if k != "emotion"}  # fmt: skip
+
+
+def test_a_head_reading_musicnn_mtt_and_patch_spread_runs_through_ingest(library, models_env,
+                                                                         capsys):
+    lib, music = library
+    X, labels = wide()
+    head = fit_head("wide-moods", X, labels, blocks=("tags", "tags_std", "mtt_tags"))
+    head.save(models_env / "models" / "wide-moods")
+    forget_heads()
+    assert lib.ingest([music], INLINE).restaged == 2
+    values = set()
+    for t in lib.tracks():
+        assert t["emotion_method"].startswith("head:wide-moods")
+        values.add(round(t["arousal"], 6))
+        assert main(["--library", str(lib.root), "show", t["id"][:8], "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        assert shown["arousal"] == pytest.approx(t["arousal"], abs=1e-4)
+    assert len(values) == 2  # the two songs' musicnn-mtt features differ
 
 
 def test_cli_emotion_commands_and_bad_labels(library, tmp_path, capsys):

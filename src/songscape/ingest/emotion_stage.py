@@ -2,9 +2,10 @@
 
 It runs on what the track's other stages already computed in this worker (the
 :class:`~songscape.ingest.stages.TrackContext` cache): musicnn-msd's pass (shared with
-its ``embed``/``tag`` stages) and the descriptors. The installed emotion heads
-(:func:`songscape.models.emotion.installed_heads`: ``songscape train --task emotion``)
-make the estimate; without one, the zero-shot mapping of musicnn's tags does
+its ``embed``/``tag`` stages), musicnn-mtt's pass when a head reads its features (shared
+with its ``tag`` stage, which ingest runs by default) and the descriptors. The installed
+emotion heads (:func:`songscape.models.emotion.installed_heads`: ``songscape train --task
+emotion``) make the estimate; without one, the zero-shot mapping of musicnn's tags does
 (:mod:`songscape.models.emotion`). The lyrics (the file's tags, else a sidecar
 ``.lrc``/``.txt``; lyrics imported with ``songscape lyrics import`` take precedence in
 the writer) are fused in by :mod:`songscape.models.emotion_fusion`.
@@ -31,8 +32,10 @@ from songscape.ingest.model_stages import model_output
 from songscape.ingest.stages import Stage, TrackContext, get_stage, register_stage
 from songscape.models.emotion import (
     FEATURE_MODEL,
+    SECOND_MODEL,
     EmotionEstimate,
     EmotionHead,
+    blocks_need_second_model,
     estimate_emotion,
     features_from_output,
     installed_heads,
@@ -122,8 +125,10 @@ class EmotionStage(Stage):
             ctx.cache[DESCRIPTORS_KEY] = get_stage("descriptors").run(ctx)
         output = model_output(ctx, FEATURE_MODEL)
         heads = current_heads()
-        estimate = estimate_emotion(features_from_output(output, ctx.cache[DESCRIPTORS_KEY]),
-                                    heads)  # fmt: skip
+        # musicnn-mtt's pass is shared with its tag stage (on by default): free in an ingest.
+        second = model_output(ctx, SECOND_MODEL) if blocks_need_second_model(heads) else None
+        features = features_from_output(output, ctx.cache[DESCRIPTORS_KEY], second)
+        estimate = estimate_emotion(features, heads)
         text, source = track_lyrics(ctx)
         lyrics = lyrics_contribution(text, source, heads)
         return EmotionPayload(estimate, lyrics, text if isinstance(text, str) else None)

@@ -5,7 +5,11 @@ An emotion estimate of a track is made from what ingest already computes:
 * ``embedding``: musicnn-msd's penultimate layer (200-d), mean over 3 s patches;
 * ``tags``: musicnn-msd's 50 tag probabilities, mean over patches (per patch for the curve);
 * ``descriptors``: tempo (BPM), integrated loudness (LUFS), mode (1 major, 0 minor), key
-  confidence, log spectral centroid (brightness) and onset rate (per second).
+  confidence, log spectral centroid (brightness) and onset rate (per second);
+* ``embedding_std``, ``tags_std``: the standard deviation of musicnn-msd's patch
+  embeddings and tags over the patches (how much the track changes);
+* ``mtt_embedding``, ``mtt_tags``, ``mtt_tags_std``: the same from musicnn-mtt, the
+  second tagger every ingest runs by default (its pass is shared with its tag stage).
 
 A :class:`EmotionHead` (trained by ``songscape train --task emotion``, see
 :mod:`songscape.training.emotion`) is a set of linear models on these standardised
@@ -47,15 +51,28 @@ from songscape.models.emotion_space import (
 #: File of a trained emotion head inside ``<models dir>/<name>/``.
 HEAD_FILE = "emotion.json"
 HEAD_FORMAT = "songscape-emotion-head"
-HEAD_FORMAT_VERSION = 1
+#: Version 2 added the blocks beyond :data:`BASE_BLOCKS`; version 1 files still load.
+HEAD_FORMAT_VERSION = 2
 #: The network whose embedding and tags feed the heads.
 FEATURE_MODEL = ZERO_SHOT_MODEL
 #: Names of the descriptor features, in order.
 DESCRIPTOR_FEATURES = (
     "tempo_bpm", "loudness_lufs", "major", "key_confidence", "log_centroid_hz", "onset_rate_hz",
 )  # fmt: skip
-#: Feature blocks a head may use.
-BLOCKS = ("embedding", "tags", "descriptors")
+#: The second tagger whose pass ingest also runs (its tag stage is on by default).
+SECOND_MODEL = "musicnn-mtt"
+#: Feature blocks a head may use, in the order of the flat training row, with their size.
+#: ``*_std``: standard deviation over the 3 s patches (how much the track changes);
+#: ``mtt_*``: musicnn-mtt's embedding and tags (instruments, voices, "classical", ...).
+BLOCK_SIZES = {
+    "embedding": 200, "tags": 50, "descriptors": 6, "embedding_std": 200, "tags_std": 50,
+    "mtt_embedding": 200, "mtt_tags": 50, "mtt_tags_std": 50,
+}  # fmt: skip
+BLOCKS = tuple(BLOCK_SIZES)
+#: The blocks of the first feature version (a row of 256 values).
+BASE_BLOCKS = ("embedding", "tags", "descriptors")
+#: Blocks computed from :data:`SECOND_MODEL`'s pass.
+SECOND_MODEL_BLOCKS = ("mtt_embedding", "mtt_tags", "mtt_tags_std")
 #: Targets a head may predict.
 VA_TARGETS = ("valence", "arousal")
 TARGETS = (*GEMS, *VA_TARGETS)
@@ -113,19 +130,45 @@ class AudioEmotionFeatures:
     patch_times_s: np.ndarray
     patch_duration_s: float
     tag_labels: tuple[str, ...]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def block(self, name: str) -> np.ndarray:
-        return np.asarray(getattr(self, name), dtype=np.float64)
+        """A feature block; NaN (unknown, replaced by the training mean) when not computed."""
+        if name in BASE_BLOCKS:
+            return np.asarray(getattr(self, name), dtype=np.float64)
+        if name in self.extra:
+            return np.asarray(self.extra[name], dtype=np.float64)
+        return np.full(BLOCK_SIZES[name], np.nan)
 
     def flat(self) -> np.ndarray:
-        """embedding, tags, descriptors concatenated (the training cache's row)."""
+        """Every block of :data:`BLOCKS` concatenated (the training cache's row)."""
         return np.concatenate([self.block(b) for b in BLOCKS])
 
 
-def features_from_output(output: Any, descriptors: Any) -> AudioEmotionFeatures:
-    """Features from a musicnn-msd :class:`~songscape.models.spec.ModelOutput` and descriptors."""
+def patch_std(rows: np.ndarray | None, size: int) -> np.ndarray:
+    """Standard deviation over patches (axis 0); NaN when unknown, 0 for one patch."""
+    if rows is None or len(rows) == 0:
+        return np.full(size, np.nan)
+    return np.asarray(rows, dtype=np.float64).std(axis=0)
+
+
+def features_from_output(
+    output: Any, descriptors: Any, second: Any | None = None
+) -> AudioEmotionFeatures:
+    """Features from musicnn-msd's :class:`~songscape.models.spec.ModelOutput`, the
+    descriptors and, when given, musicnn-mtt's output (:data:`SECOND_MODEL`)."""
     if output.model != FEATURE_MODEL:
         raise ValueError(f"emotion features need {FEATURE_MODEL}'s output, got {output.model}")
+    extra = {
+        "embedding_std": patch_std(output.patch_embeddings, BLOCK_SIZES["embedding_std"]),
+        "tags_std": patch_std(output.taggram, BLOCK_SIZES["tags_std"]),
+    }
+    if second is not None:
+        if second.model != SECOND_MODEL:
+            raise ValueError(f"second emotion model must be {SECOND_MODEL}, got {second.model}")
+        extra["mtt_embedding"] = np.asarray(second.embeddings["penultimate"], dtype=np.float64)
+        extra["mtt_tags"] = np.asarray(second.tag_probabilities, dtype=np.float64)
+        extra["mtt_tags_std"] = patch_std(second.taggram, BLOCK_SIZES["mtt_tags_std"])
     return AudioEmotionFeatures(
         embedding=np.asarray(output.embeddings["penultimate"], dtype=np.float64),
         tags=np.asarray(output.tag_probabilities, dtype=np.float64),
@@ -134,21 +177,34 @@ def features_from_output(output: Any, descriptors: Any) -> AudioEmotionFeatures:
         patch_times_s=np.asarray(output.patch_times_s, dtype=np.float64),
         patch_duration_s=float(output.patch_duration_s),
         tag_labels=tuple(output.labels),
+        extra=extra,
     )
 
 
-def block_sizes(n_tags: int = 50, embedding_dim: int = 200) -> dict[str, int]:
-    return {"embedding": embedding_dim, "tags": n_tags, "descriptors": len(DESCRIPTOR_FEATURES)}
+def split_flat(row: np.ndarray) -> dict[str, np.ndarray]:
+    """Inverse of :meth:`AudioEmotionFeatures.flat`: ``{block: array}`` (rows kept).
 
-
-def split_flat(row: np.ndarray, n_tags: int = 50) -> dict[str, np.ndarray]:
-    """Inverse of :meth:`AudioEmotionFeatures.flat`: ``{block: array}`` (rows kept)."""
+    A row of the first feature version (256 values: :data:`BASE_BLOCKS`) gives NaN
+    for the other blocks.
+    """
+    width = np.shape(row)[-1]
+    names = BLOCKS if width == sum(BLOCK_SIZES.values()) else BASE_BLOCKS
+    if width != sum(BLOCK_SIZES[b] for b in names):
+        raise ValueError(f"a flat emotion feature row has {width} values")
     out, start = {}, 0
-    dim = np.shape(row)[-1] - n_tags - len(DESCRIPTOR_FEATURES)
-    for name, size in block_sizes(n_tags, dim).items():
-        out[name] = np.asarray(row[..., start : start + size], dtype=np.float64)
-        start += size
+    for name in BLOCKS:
+        size = BLOCK_SIZES[name]
+        if name in names:
+            out[name] = np.asarray(row[..., start : start + size], dtype=np.float64)
+            start += size
+        else:
+            out[name] = np.full((*np.shape(row)[:-1], size), np.nan)
     return out
+
+
+def blocks_need_second_model(heads: Sequence[EmotionHead]) -> bool:
+    """Whether any head's model reads a block of :data:`SECOND_MODEL`."""
+    return any(b in SECOND_MODEL_BLOCKS for h in heads for m in h.audio.values() for b in m.blocks)
 
 
 # ---- linear models ----------------------------------------------------------------------
@@ -186,6 +242,9 @@ class LinearModel:
         arrays = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef")}
         if not (arrays["mean"].shape == arrays["scale"].shape == arrays["coef"].shape):
             raise ValueError("mean, scale and coef differ in length")
+        unknown = [b for b in d["blocks"] if b not in BLOCK_SIZES and b != "lyrics"]
+        if unknown:
+            raise ValueError(f"unknown feature blocks {unknown}")
         return cls(tuple(d["blocks"]), arrays["mean"], arrays["scale"], arrays["coef"],
                    float(d["intercept"]), bool(d.get("binary", False)))  # fmt: skip
 
@@ -239,8 +298,11 @@ class EmotionHead:
     @classmethod
     def from_json(cls, d: Mapping[str, Any], where: str = "emotion head") -> EmotionHead:
         try:
-            if d.get("format") != HEAD_FORMAT or d.get("format_version") != HEAD_FORMAT_VERSION:
-                raise ValueError(f"not a {HEAD_FORMAT} v{HEAD_FORMAT_VERSION} file")
+            if d.get("format") != HEAD_FORMAT or d.get("format_version") not in (
+                1,
+                HEAD_FORMAT_VERSION,
+            ):
+                raise ValueError(f"not a {HEAD_FORMAT} v1/v{HEAD_FORMAT_VERSION} file")
             parts = {k: {t: LinearModel.from_json(m) for t, m in d.get(k, {}).items()}
                      for k in ("audio", "patch", "lyrics")}  # fmt: skip
             unknown = [t for part in parts.values() for t in part if t not in TARGETS]
@@ -366,7 +428,8 @@ def head_estimate(features: AudioEmotionFeatures, heads: Sequence[EmotionHead]) 
     the first head that predicts them, else from the GEMS scores by the mapping.
     """
     base = zero_shot_estimate(features)
-    blocks = {b: features.block(b) for b in BLOCKS}
+    needed = {b for h in heads for m in h.audio.values() for b in m.blocks}
+    blocks = {b: features.block(b) for b in needed}
     used: list[str] = []
     gems = dict(base.gems)
     gems_head = next((h for h in heads if all(g in h.audio for g in GEMS)), None)

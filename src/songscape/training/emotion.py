@@ -42,13 +42,18 @@ from songscape.evaluation.emotion_metrics import (
     top_emotion_accuracy,
 )
 from songscape.models.emotion import (
-    BLOCKS,
     EmotionHead,
     LinearModel,
     block_matrix,
     split_flat,
 )
 from songscape.models.emotion_space import GEMS
+from songscape.training.emotion_selection import (
+    FEATURE_SETS,
+    choose_logistic,
+    choose_ridge,
+    column_means,
+)
 
 #: Fewest labelled items with usable lyrics for a lyrics model.
 MIN_LYRICS_ITEMS = 20
@@ -72,8 +77,7 @@ def fold_splits(
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mean = np.nanmean(X, axis=0)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
+    mean = column_means(X)
     X = np.where(np.isfinite(X), X, mean)
     scale = X.std(axis=0)
     scale = np.where(scale > 1e-12, scale, 1.0)
@@ -146,7 +150,7 @@ def fit_head(
     name: str,
     X: np.ndarray,
     labels: EmotionLabels,
-    blocks: Sequence[str] = BLOCKS,
+    blocks: Sequence[str] | None = None,
     taggrams: Sequence[np.ndarray] | None = None,
     lyrics_X: np.ndarray | None = None,
     targets: Sequence[str] | None = None,
@@ -157,8 +161,13 @@ def fit_head(
 
     Parameters
     ----------
-    X : np.ndarray, shape (n, 256)
+    X : np.ndarray, shape (n, 1006) or (n, 256)
         Flat audio features (:func:`~songscape.training.emotion_features.cached_features`).
+    blocks : sequence of str, optional
+        A fixed feature set. By default each target's feature set and penalty are
+        chosen among :data:`~songscape.training.emotion_selection.FEATURE_SETS` by
+        grouped cross-validation inside ``labels``
+        (:mod:`songscape.training.emotion_selection`).
     taggrams : sequence of (n_patches, 50) arrays, optional
         Per-patch tags: adds the curve's patch models.
     lyrics_X : np.ndarray, shape (n, 388), optional
@@ -170,14 +179,21 @@ def fit_head(
         probes the heads are compared with.
     """
     feats = split_flat(X)
-    Xa = block_matrix(feats, blocks)
     audio, patch, lyrics, weights = {}, {}, {}, {}
     for target in targets or labels.targets:
         y = labels.targets[target]
         binary = target in labels.binary
         fixed = 1.0 if plain else None
-        audio[target] = fit_linear(Xa, y, binary, blocks, labels.groups, seed=seed,
-                                   alpha=fixed, C=fixed)  # fmt: skip
+        if blocks is None and not plain:
+            chosen, penalty = _choose_features(feats, y, binary, labels.groups, seed)
+            Xa = block_matrix(feats, chosen)
+            audio[target] = fit_linear(Xa, y, binary, chosen, labels.groups, seed=seed,
+                                       alpha=penalty, C=penalty)  # fmt: skip
+        else:
+            chosen = tuple(blocks) if blocks is not None else FEATURE_SETS[0]
+            Xa = block_matrix(feats, chosen)
+            audio[target] = fit_linear(Xa, y, binary, chosen, labels.groups, seed=seed,
+                                       alpha=fixed, C=fixed)  # fmt: skip
         if taggrams is not None and target in ("valence", "arousal"):
             rows = [(g, y[i]) for i, g in enumerate(taggrams) if np.isfinite(y[i]) and len(g)]
             P = np.concatenate([g for g, _ in rows])
@@ -190,8 +206,24 @@ def fit_head(
             if has.sum() >= MIN_LYRICS_ITEMS and len(np.unique(y[has])) > 1:
                 lyrics[target] = fit_linear(lyrics_X[has], y[has], binary, ("lyrics",),
                                             labels.groups[has], seed=seed)  # fmt: skip
-                weights[target] = _fusion_weight(Xa, lyrics_X, y, binary, labels, blocks, seed)
+                weights[target] = _fusion_weight(Xa, lyrics_X, y, binary, labels, chosen, seed)
     return EmotionHead(name, audio, patch, lyrics, weights)
+
+
+def _choose_features(
+    feats: dict[str, np.ndarray], y: np.ndarray, binary: bool, groups: np.ndarray, seed: int
+) -> tuple[tuple[str, ...], float | None]:
+    """(feature set, penalty) of one target by grouped CV inside the items (finite ``y``);
+    penalty None (chosen by :func:`fit_linear`) when there is one candidate set."""
+    keep = np.isfinite(y)
+    sub = {b: v[keep] for b, v in feats.items()}
+    # A set with a block no item has (features of the first version) is no candidate.
+    sets = [s for s in FEATURE_SETS if all(np.isfinite(sub[b]).any() for b in s)]
+    if len(sets) == 1:
+        return sets[0], None
+    if binary:
+        return choose_logistic(sub, y[keep], np.asarray(groups)[keep], sets, seed=seed)
+    return choose_ridge(sub, y[keep][:, None], np.asarray(groups)[keep], sets, seed=seed)[0]
 
 
 def _fusion_weight(
@@ -218,7 +250,7 @@ def _fusion_weight(
 def out_of_fold(
     X: np.ndarray,
     labels: EmotionLabels,
-    blocks: Sequence[str] = BLOCKS,
+    blocks: Sequence[str] | None = None,
     folds: int = 5,
     seed: int = 0,
     targets: Sequence[str] | None = None,
@@ -233,9 +265,9 @@ def out_of_fold(
         sub = _subset(labels, train)
         head = fit_head("cv", X[train], sub, blocks, targets=names, seed=seed, plain=plain,
                         lyrics_X=None if lyrics_X is None else lyrics_X[train])  # fmt: skip
-        feats = block_matrix(split_flat(X[test]), blocks)
+        feats = split_flat(X[test])
         for t in names:
-            audio = head.audio[t].predict(feats)
+            audio = head.audio[t].predict(block_matrix(feats, head.audio[t].blocks))
             if t in head.lyrics and lyrics_X is not None:
                 lyr = head.lyrics[t].predict(np.where(np.isfinite(lyrics_X[test]),
                                                       lyrics_X[test], 0.0))  # fmt: skip

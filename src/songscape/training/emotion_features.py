@@ -1,11 +1,12 @@
 """Emotion features of labelled files, computed once and cached (training and bench).
 
 One pass per file: decode at 22050 Hz, :func:`~songscape.analysis.descriptors.describe`
-for the descriptors, resample to 16 kHz and run musicnn-msd for the embedding and the
-taggram -- exactly the inputs the ``emotion`` ingest stage hands to the heads
-(:func:`songscape.models.emotion.features_from_output`). The flat vector
-(embedding, tags, descriptors) and the per-patch taggram are cached per file in two
-:class:`~songscape.datasets.FeatureCache` files keyed by the musicnn version.
+for the descriptors, resample to 16 kHz and run musicnn-msd and musicnn-mtt (the two
+taggers every ingest runs) -- exactly the inputs the ``emotion`` ingest stage hands to
+the heads (:func:`songscape.models.emotion.features_from_output`). The flat vector
+(every block of :data:`songscape.models.emotion.BLOCKS`) and musicnn-msd's per-patch
+taggram are cached per file in two :class:`~songscape.datasets.FeatureCache` files keyed
+by the feature version and the networks' versions.
 """
 
 from __future__ import annotations
@@ -19,16 +20,46 @@ import numpy as np
 
 from songscape.datasets import FeatureCache, file_key
 from songscape.errors import AudioError, DatasetError
-from songscape.models.emotion import FEATURE_MODEL, AudioEmotionFeatures, features_from_output
+from songscape.models.emotion import (
+    FEATURE_MODEL,
+    SECOND_MODEL,
+    AudioEmotionFeatures,
+    features_from_output,
+)
 
 #: Bump when the feature computation changes (part of the cache name).
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+
+
+def audio_features(y: np.ndarray, sr: int) -> AudioEmotionFeatures:
+    """The emotion features of a mono signal ``y`` at ``sr`` Hz (descriptors, both taggers).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono audio, float, at ``sr`` (the descriptors' rate,
+        :data:`~songscape.analysis.descriptors.ANALYSIS_SAMPLE_RATE`, is expected).
+    sr : int
+        Sample rate, Hz.
+    """
+    import soxr
+
+    from songscape.analysis.descriptors import describe
+    from songscape.models.registry import get_spec, load_model
+
+    desc = describe(y, sr)
+    outputs = []
+    for model in (FEATURE_MODEL, SECOND_MODEL):
+        rate = get_spec(model).sample_rate
+        y_model = soxr.resample(y, sr, rate).astype(np.float32) if rate != sr else y
+        outputs.append(load_model(model).run(np.asarray(y_model, dtype=np.float32)))
+    return features_from_output(outputs[0], desc, outputs[1])
 
 
 def file_features(
     path: str | os.PathLike[str], max_seconds: float | None = None
 ) -> AudioEmotionFeatures:
-    """The emotion features of one audio file (decode, describe, musicnn-msd).
+    """The emotion features of one audio file (decode, describe, both taggers).
 
     ``max_seconds`` keeps only the file's first seconds (cheaper features for training
     sets of long excerpts).
@@ -38,20 +69,13 @@ def file_features(
     AudioError
         The file cannot be decoded or is unusable.
     """
-    import soxr
-
-    from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE, describe
+    from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
     from songscape.audio.decode import load_audio
-    from songscape.models.registry import get_spec, load_model
 
     y, _ = load_audio(path, sr=ANALYSIS_SAMPLE_RATE, mono=True)
     if max_seconds is not None:
         y = y[: int(max_seconds * ANALYSIS_SAMPLE_RATE)]
-    desc = describe(y, ANALYSIS_SAMPLE_RATE)
-    spec = get_spec(FEATURE_MODEL)
-    y16 = soxr.resample(y, ANALYSIS_SAMPLE_RATE, spec.sample_rate).astype(np.float32)
-    output = load_model(FEATURE_MODEL).run(y16)
-    return features_from_output(output, desc)
+    return audio_features(y, ANALYSIS_SAMPLE_RATE)
 
 
 def cached_features(
@@ -66,8 +90,8 @@ def cached_features(
 
     Returns
     -------
-    X : np.ndarray, shape (n, 256)
-        embedding (200), tags (50), descriptors (6) per file (NaN: unknown descriptor).
+    X : np.ndarray, shape (n, 1006)
+        Every block of :data:`~songscape.models.emotion.BLOCKS` per file (NaN: unknown).
     taggrams : list of np.ndarray, each (n_patches, 50)
 
     Raises
@@ -79,8 +103,8 @@ def cached_features(
     from songscape.models.registry import get_spec
 
     root = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    version = get_spec(FEATURE_MODEL).version
-    name = f"emotion-v{FEATURES_VERSION}-{FEATURE_MODEL}-{version}"
+    versions = "-".join(f"{m}-{get_spec(m).version}" for m in (FEATURE_MODEL, SECOND_MODEL))
+    name = f"emotion-v{FEATURES_VERSION}-{versions}"
     if max_seconds is not None:
         name += f"-first{max_seconds:g}s"
     flat_cache = FeatureCache(root, name)
