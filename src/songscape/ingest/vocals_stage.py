@@ -2,7 +2,9 @@
 
 For each track (in the worker):
 
-1. a vocal-dominant signal: HPSS + REPET-SIM (:func:`songscape.analysis.vocals.vocal_dominant`);
+1. a vocal-dominant signal: Spleeter's vocal stem (:func:`songscape.models.spleeter.melody_signal`;
+   HPSS + REPET-SIM, :func:`songscape.analysis.vocals.vocal_dominant`, when its weights are
+   missing);
 2. its pitch with the default tracker (:func:`songscape.models.pitch.track_pitch`);
 3. vocal activity: frames that are voiced there *and* lie in a patch that
    musicnn-mtt's voice tags mark as sung (the MTT network pass is shared with the
@@ -36,7 +38,6 @@ from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
 from songscape.analysis.vocals import (
     active_regions,
     vocal_activity,
-    vocal_dominant,
     voice_tag_probability,
 )
 from songscape.analysis.voice import near_median, voice_range
@@ -44,6 +45,7 @@ from songscape.catalog import vocals as vocals_catalog
 from songscape.ingest.model_stages import model_output
 from songscape.ingest.stages import Stage, TrackContext, register_stage_family
 from songscape.models.pitch import DEFAULT_PITCH_TRACKER, PITCH_TRACKERS, track_pitch
+from songscape.models.spleeter import melody_signal
 from songscape.models.vocal_timbre import (
     baseline_vocal_embeddings,
     trained_vocal_embedding,
@@ -90,7 +92,7 @@ def analyze_song_vocals(
     ``encoders``: ``{vocal model: signal}`` to embed with (default: every registered
     vocal model, :func:`songscape.models.vocal_timbre.vocal_models`).
     """
-    dominant = vocal_dominant(y, sr)
+    dominant = melody_signal(y, sr)
     track = track_pitch(dominant, sr, tracker=tracker, hop_s=PITCH_HOP_S)
     voiced = np.isfinite(track.midi)
     active = vocal_activity(track.times_s, voiced, patch_times_s, patch_duration_s,
@@ -117,8 +119,9 @@ def analyze_song_vocals(
 class VocalsStage(Stage):
     """Vocal activity, sung range and vocal timbre embeddings of a track."""
 
-    #: 2: the sung regions are recorded.
-    version = 2
+    #: 2: the sung regions are recorded. 3: the vocal-dominant signal is Spleeter's vocal
+    #: stem (was REPET-SIM, whose melody flipped octaves under a pitch shift: docs/sing.md).
+    version = 3
 
     def __init__(self, tracker: str = DEFAULT_PITCH_TRACKER):
         if tracker not in PITCH_TRACKERS:

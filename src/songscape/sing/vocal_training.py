@@ -26,13 +26,14 @@ import numpy as np
 import soundfile as sf
 
 from songscape.analysis.descriptors import ANALYSIS_SAMPLE_RATE
-from songscape.analysis.vocals import sung_audio, vocal_dominant
+from songscape.analysis.vocals import sung_audio
 from songscape.audio.decode import load_audio
 from songscape.catalog import vocals as vocals_catalog
 from songscape.catalog.schema import bump_catalog_version
 from songscape.datasets import LabelSet
 from songscape.errors import AudioError, DatasetError
 from songscape.models.registry import get_spec
+from songscape.models.spleeter import melody_signal, melody_signal_name
 from songscape.models.vocal_timbre import (
     VOCAL_SIGNALS,
     VOCAL_TRAINING_SOURCE,
@@ -86,7 +87,7 @@ class _NoProgress:
 
 def _signal(path: str, signal: str) -> np.ndarray:
     y, _ = load_audio(path, sr=ANALYSIS_SAMPLE_RATE, mono=True)
-    return vocal_dominant(y, ANALYSIS_SAMPLE_RATE) if signal == "dominant" else y
+    return melody_signal(y, ANALYSIS_SAMPLE_RATE) if signal == "dominant" else y
 
 
 def vocal_training_set(
@@ -161,8 +162,10 @@ def write_vocal_segments(
     progress.phase("vocal segments", len(items))
     paths, groups, skipped = [], [], 0
     for track_id, path, regions in items:
+        # the separation is part of the name: a segment cut from another one is not reused
+        how = melody_signal_name() if signal == "dominant" else signal
         digest = hashlib.sha1(np.asarray(regions, np.float32).tobytes()
-                              + f"{signal}|{path}".encode()).hexdigest()[:12]  # fmt: skip
+                              + f"{how}|{path}".encode()).hexdigest()[:12]  # fmt: skip
         target = out / f"{track_id}-{digest}.wav"
         if not target.is_file():
             try:
