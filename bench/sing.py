@@ -70,7 +70,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from record import machine, write_results  # noqa: E402
-from sing_checks import speech_check, voice_metamorphic  # noqa: E402
+from sing_checks import joined_voice, singing_files, speech_check, voice_metamorphic  # noqa: E402
 from sing_retrieval import VARIANTS, jamendo_retrieval, mir1k_retrieval  # noqa: E402
 from songscape.analysis.voice import near_median, voice_range  # noqa: E402
 from songscape.audio.augment import pitch_shift, time_stretch  # noqa: E402
@@ -135,11 +135,7 @@ def synthetic_pitch(trackers, note_s: float, breaths) -> dict:
 
 
 def mir1k_files(per_singer: int) -> list[tuple[str, Path]]:
-    by_singer: dict[str, list[Path]] = {}
-    with open(DATA / "mir1k_half" / "labels.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            by_singer.setdefault(row["singer"], []).append(DATA / "mir1k_half" / row["path"])
-    return [(s, p) for s in sorted(by_singer) for p in sorted(by_singer[s])[:per_singer]]
+    return singing_files(DATA, per_singer)
 
 
 def mir1k_labels(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -251,20 +247,6 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
     }  # fmt: skip
 
 
-def real_voice(seconds: float = 30.0) -> np.ndarray:
-    """``seconds`` of one mir1k singer's isolated voice (clips joined, pauses kept)."""
-    parts, total = [], 0
-    for singer, path in mir1k_files(per_singer=50):
-        if singer != "abjones":
-            continue
-        y, _ = load_audio(path, sr=SR, mono=False)
-        parts.append(y[1])
-        total += len(y[1])
-        if total >= seconds * SR:
-            break
-    return np.concatenate(parts)[: int(seconds * SR)]
-
-
 def speed(library_size: int, repeats: int = 3) -> dict:
     """One answer's wall and CPU seconds on every core (as ``sing`` and the server run),
     the median of ``repeats``, for a synthetic voice singing without a pause (the worst
@@ -278,7 +260,7 @@ def speed(library_size: int, repeats: int = 3) -> dict:
     notes = [55, 57, 59, 60, 62, 64, 65, 64, 62, 60, 59, 57] * 5
     synthetic = sing_melody(note_contour(notes, 0.5, SR), SR)[: 30 * SR]
     voices = {"synthetic, sung throughout": synthetic,
-              "mir1k abjones, isolated voice": real_voice()}  # fmt: skip
+              "mir1k abjones, isolated voice": joined_voice(DATA, "abjones", 30.0)}  # fmt: skip
     out: dict = {"library_size": library_size, "threads": torch.get_num_threads(),
                  "repeats": repeats, "target_s": 2.0, "recordings": {}}  # fmt: skip
     try:

