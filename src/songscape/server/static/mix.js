@@ -201,8 +201,26 @@
     const seek = (s) => {
       const player = $("mix-player");
       const to = Math.max(0, Math.min(total, s));
-      if (player.readyState >= 1) player.currentTime = to;
-      else player.addEventListener("loadedmetadata", () => { player.currentTime = to; }, { once: true });
+      M.seekTo = to;
+      // Until the browser knows the file's duration and can seek that far (a fresh load,
+      // a busy machine), a seek would be clamped to 0: keep it and apply it once it can.
+      const reachable = () => {
+        const r = player.seekable;
+        return player.readyState >= 1 && r.length > 0 && r.end(r.length - 1) >= Math.min(to, player.duration || 0) - 0.05;
+      };
+      const apply = () => {
+        if (M.seekTo !== to) return;  // a later seek replaced this one
+        if (!reachable()) return false;
+        player.currentTime = to;
+        M.seekTo = null;
+        return true;
+      };
+      if (apply() === false) {
+        const retry = () => {
+          if (apply() !== false) ["loadedmetadata", "durationchange", "progress", "canplay"].forEach((e) => player.removeEventListener(e, retry));
+        };
+        ["loadedmetadata", "durationchange", "progress", "canplay"].forEach((e) => player.addEventListener(e, retry));
+      }
       playhead(to);
     };
     box.addEventListener("click", (ev) => {
