@@ -932,6 +932,23 @@ def sing_retrieval_table(ret: dict, jam: dict | None) -> str:
     return text  # fmt: skip
 
 
+def sing_stretch_table(st: dict) -> str:
+    """Time-stretch invariance of each vocal embedding (bench/sing_stretch.py)."""
+    rows = [[kind, f"{v['raw_min']:.3f}", f"{v['raw_share_ge_0.9']:.0%}",
+             f"{v['centred_min']:.2f} / {v['centred_median']:.2f}",
+             f"{v['other_songs_raw_median']:.2f} / {v['other_songs_centred_median']:.2f}",
+             f"{v['closer_than_other_songs']:.0%}"]
+            for kind, v in st["summary"].items()]  # fmt: skip
+    head = ["embedding", "raw cosine, lowest", "raw ≥ 0.9", "centred cosine, lowest / median",
+            "another song's line: raw / centred (median)", "closer to its own line than to "
+            "any other song's"]  # fmt: skip
+    return (f"Time stretch {' and '.join(str(x) for x in st['rates'])} of the first "
+            f"{st['segment_s']:.0f} s of sung lines of {st['n_songs']} Jamendo songs, each "
+            "embedding's cosine with the unstretched line (centred: the mean vector of the "
+            "original lines removed first; trained encoders: those of the retrieval run above):"
+            "\n\n" + table(head, rows))  # fmt: skip
+
+
 def sing_retrieval() -> str:
     """Singer retrieval on mir1k_half, metamorphic checks and speed (issue 14)."""
     if not (RESULTS_DIR / "sing.json").is_file():
@@ -953,6 +970,18 @@ def sing_retrieval() -> str:
                      f"suggested transposition moves by −k in "
                      f"{meta['transposition_moves_by_minus_k']}; time stretch 0.9/1.1, lowest "
                      f"timbre cosine: {cos}.")  # fmt: skip
+        centred = meta.get("stretch_min_cosine_mean_removed")
+        if centred:
+            parts[-1] += (
+                " With the mean of the songs' unstretched vectors removed: lowest "
+                + ", ".join(f"{k} {v:.2f}" for k, v in centred.items())
+                + "; a stretched line is closer to its own original than to any other song's in "
+                + ", ".join(f"{v} ({k})"
+                            for k, v in meta["stretch_own_above_nearest_other"].items())
+                + ".")  # fmt: skip
+    st = r.get("encoder_stretch")
+    if st:
+        parts.append(sing_stretch_table(st))
     sp = r.get("speed")
     if sp and "recordings" in sp:
         for name, rec in sp["recordings"].items():

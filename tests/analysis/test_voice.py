@@ -9,10 +9,14 @@ from songscape.analysis.voice import (
     check_level,
     check_singing,
     clipped_share,
+    fold_octave_runs,
     hz_to_midi,
     near_median,
+    running_median,
+    sung_line,
     sustained_share,
     voice_range,
+    voiced_runs,
 )
 from songscape.audio.voice_synth import frame_truth, note_contour
 from songscape.errors import VoiceCheckError
@@ -104,3 +108,79 @@ def test_near_median_drops_the_bass_under_a_vocal_line():
     kept = near_median(mixed)
     assert np.nanmin(kept) >= 59 and np.isfinite(kept).sum() >= np.isfinite(line).sum() * 0.8
     assert np.isnan(near_median(np.full(5, np.nan))).all()
+
+
+def test_voiced_runs_break_at_gaps_and_jumps():
+    midi = np.array([60, 60.2, np.nan, 62, 62.1, 74, 74.2, 62, np.nan, np.nan, 55])
+    runs = voiced_runs(midi)
+    assert runs.tolist() == [[0, 2], [3, 5], [5, 7], [7, 8], [10, 11]]
+    assert voiced_runs(np.full(4, np.nan)).shape == (0, 2)
+
+
+def test_running_median_ignores_unvoiced_frames():
+    midi = np.array([60, np.nan, 62, 70, np.nan, np.nan, np.nan, np.nan, 50])
+    out = running_median(midi, 3)
+    expected = [60, 61, 66, 66, 70, np.nan, np.nan, 50, 50]
+    assert np.allclose(out, expected, equal_nan=True)
+    assert np.allclose(running_median(midi, 3, at=np.array([2, 8])), [66, 50])
+
+
+def with_octave_errors(midi, seed=0):
+    """The contour with 35 runs of 1-10 frames read an octave up and 5 an octave down."""
+    rng = np.random.default_rng(seed)
+    broken = midi.copy()
+    voiced = np.flatnonzero(np.isfinite(midi))
+    starts = rng.choice(voiced[:-12], 40, replace=False)
+    for i, start in enumerate(starts):
+        stop = start + rng.integers(1, 11)
+        broken[start:stop] = midi[start:stop] + (12.0 if i < 35 else -12.0)
+    return broken
+
+
+def test_octave_error_runs_are_folded_back():
+    # a tune within a fifth of its median: the errors, a minority, sit an octave from it
+    clean = melody([60, 62, 64, 65, 67, 65, 64, 62, 60, 59, 57, 59] * 3)
+    broken = with_octave_errors(clean)
+    off = np.abs(broken - clean)
+    assert np.nanmax(off) == pytest.approx(12) and (off > 11).mean() > 0.15  # the errors are there
+    fixed = fold_octave_runs(broken, HOP)
+    assert np.allclose(fixed, clean, equal_nan=True)
+    # the comfortable range of the broken contour is off; once folded it is the clean one's
+    clean_range = voice_range(clean, HOP).comfortable_midi
+    assert voice_range(broken, HOP).comfortable_midi[1] > clean_range[1] + 3
+    assert voice_range(fixed, HOP).comfortable_midi == pytest.approx(clean_range)
+
+
+def test_folding_follows_a_transposition():
+    broken = with_octave_errors(melody([60, 62, 64, 65, 67, 65, 64, 62] * 3), seed=1)
+    for k in (-4, 2, 7):
+        assert np.allclose(fold_octave_runs(broken + k, HOP), fold_octave_runs(broken, HOP) + k,
+                           equal_nan=True)  # fmt: skip
+
+
+def test_a_contour_without_octave_errors_is_left_alone():
+    # leaps up to a sixth (9 semitones) between notes, a span of a tenth
+    notes = [55, 60, 64, 67, 64, 60, 55, 64, 59, 62, 67, 71, 67, 62, 59, 55] * 2
+    clean = melody(notes)
+    assert np.array_equal(fold_octave_runs(clean, HOP), clean, equal_nan=True)
+    assert np.isnan(fold_octave_runs(np.full(10, np.nan), HOP)).all()
+
+
+def test_a_sustained_octave_leap_is_kept():
+    # a verse, then the same tune an octave up for 6 s (longer than half the 5 s window)
+    low = melody([57, 59, 60, 62, 64, 62, 60, 59] * 2)
+    line = np.concatenate([low, low + 12.0, low])
+    out = fold_octave_runs(line, HOP)
+    assert np.array_equal(out, line, equal_nan=True)
+    # ... while the same leap held for only 0.3 s is taken for an octave error
+    blip = np.concatenate([low, low[:15] + 12.0, low])
+    assert np.nanmax(fold_octave_runs(blip, HOP)) <= np.nanmax(low)
+
+
+def test_sung_line_drops_the_bass_and_folds_octave_errors():
+    clean = melody([60, 62, 64, 65, 67, 65, 64, 62] * 3)
+    mixed = with_octave_errors(clean, seed=2)
+    mixed[::9] = 30.0  # bass frames far below the voice are dropped, never folded in
+    out = sung_line(mixed, HOP)
+    assert np.nanmin(out) >= 59 and np.nanmax(out) <= 68.5
+    assert np.isfinite(out).sum() >= np.isfinite(clean).sum() * 0.8

@@ -11,6 +11,10 @@ a cracked note or breath noise do not move them:
 * full range: the 2nd to 98th percentile;
 * comfortable range: the 15th to 85th percentile (where the voice spends 70 % of its time);
 * tessitura: the median sung pitch.
+
+A pitch tracker's octave errors come in short runs (a few frames of a note read an octave
+up or down); :func:`fold_octave_runs` moves such runs back to the octave of the melody
+around them, after the octave-error step of Salamon & Gómez's Melodia.
 """
 
 from __future__ import annotations
@@ -38,6 +42,12 @@ MAX_CLIPPED_SHARE = 0.01
 MIN_SUSTAINED_SHARE = 0.32
 #: Voiced seconds needed before a recording can be judged as speech.
 MIN_JUDGED_S = 1.5
+#: Octave-error folding (:func:`fold_octave_runs`), set a priori after Salamon & Gómez
+#: (2012) as Essentia's ``PitchContoursMelody`` implements it: the melody's reference pitch
+#: over a 5 s window, three iterations; a run breaks at a step of half an octave.
+OCTAVE_REFERENCE_S = 5.0
+OCTAVE_FOLD_ITERATIONS = 3
+RUN_BREAK_SEMITONES = 6.0
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,152 @@ def near_median(midi: np.ndarray, max_semitones: float = 13.0) -> np.ndarray:
         centre = np.median(midi[voiced])
         midi[voiced & (np.abs(midi - centre) > max_semitones)] = np.nan
     return midi
+
+
+def voiced_runs(midi: np.ndarray, break_semitones: float = RUN_BREAK_SEMITONES) -> np.ndarray:
+    """The runs of a contour: consecutive voiced frames without a jump.
+
+    Parameters
+    ----------
+    midi : np.ndarray, shape (n_frames,)
+        MIDI numbers, nan where unvoiced.
+    break_semitones : float
+        A step between consecutive voiced frames of at least this many semitones starts a
+        new run (the default, half an octave, always splits at an octave jump and never
+        inside a held or gliding note).
+
+    Returns
+    -------
+    np.ndarray of int, shape (n_runs, 2)
+        ``[start, stop)`` frame indices of each run, in time order.
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    idx = np.flatnonzero(np.isfinite(midi))
+    if len(idx) == 0:
+        return np.empty((0, 2), dtype=int)
+    breaks = (np.diff(idx) > 1) | (np.abs(np.diff(midi[idx])) >= break_semitones)
+    starts = idx[np.r_[True, breaks]]
+    stops = idx[np.r_[breaks, True]] + 1
+    return np.stack([starts, stops], axis=1)
+
+
+def running_median(midi: np.ndarray, width: int, at: np.ndarray | None = None) -> np.ndarray:
+    """Median of the voiced frames in a centred window of ``width`` frames.
+
+    Parameters
+    ----------
+    midi : np.ndarray, shape (n_frames,)
+        MIDI numbers, nan where unvoiced (ignored).
+    width : int
+        Window length, frames (made odd).
+    at : np.ndarray of int, optional
+        Frames to compute it at (default: every frame).
+
+    Returns
+    -------
+    np.ndarray, shape (len(at),)
+        nan where the window holds no voiced frame.
+    """
+    midi = np.asarray(midi, dtype=np.float64)
+    at = np.arange(len(midi)) if at is None else np.asarray(at, dtype=int)
+    half = max(1, int(width)) // 2
+    padded = np.pad(midi, half, constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    out = np.full(len(at), np.nan)
+    for lo in range(0, len(at), 2048):  # bounded memory on long songs
+        rows = np.sort(windows[at[lo : lo + 2048]], axis=1)  # nan sorts last
+        count = np.isfinite(rows).sum(axis=1)
+        ok = count > 0
+        i = np.arange(len(rows))[ok]
+        mid = (rows[i, (count[ok] - 1) // 2] + rows[i, count[ok] // 2]) / 2
+        out[lo : lo + 2048][ok] = mid
+    return out
+
+
+def fold_octave_runs(
+    midi: np.ndarray,
+    hop_s: float,
+    reference_s: float = OCTAVE_REFERENCE_S,
+    iterations: int = OCTAVE_FOLD_ITERATIONS,
+    break_semitones: float = RUN_BREAK_SEMITONES,
+) -> np.ndarray:
+    """The contour with octave-error runs moved back to the melody's octave.
+
+    A tracker that reads a note at its second harmonic (or its subharmonic) jumps by
+    an octave for a few frames and back. Each run (:func:`voiced_runs`) is compared with
+    the melody around it: the running median of the voiced frames over ``reference_s``,
+    averaged over the run's frames. Of the run's median pitch ``m`` and its octave
+    duplicates ``m ± 12``, the one nearest that reference is kept, i.e. a run more than
+    6 semitones from it moves by an octave towards it (one octave at most). This is the
+    octave-error step of Melodia (Salamon & Gómez, "Melody extraction from polyphonic
+    music signals using pitch contour characteristics", IEEE TASLP 20(6), 2012, §II-D;
+    Essentia's ``PitchContoursMelody``: a 5 s melody pitch mean, of two octave duplicates
+    the contour nearer it, three iterations), with a median instead of a salience-weighted
+    mean: one contour per frame, and the median ignores the errors being removed.
+
+    A leap of an octave that the voice holds (for more than about half the window)
+    moves the reference with it and is kept; so is a contour without octave errors whose
+    runs stay within 6 semitones of their surroundings. A brief genuine note more than
+    6 semitones from the melody around it is folded too: the price of the rule.
+
+    Parameters
+    ----------
+    midi : np.ndarray, shape (n_frames,)
+        MIDI numbers, nan where unvoiced.
+    hop_s : float
+        Seconds between frames.
+    reference_s : float
+        Length of the reference's running window, seconds.
+    iterations : int
+        Passes: each recomputes the reference from the contour the previous one left
+        and decides every run's octave afresh from the tracker's own pitch (stops early
+        once no decision changes).
+    break_semitones : float
+        Step that starts a new run, semitones.
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames,)
+        The contour, each run moved by 0 or ±12 semitones; unvoiced frames stay nan.
+    """
+    original = np.asarray(midi, dtype=np.float64)
+    midi = original.copy()
+    runs = voiced_runs(original, break_semitones)
+    if len(runs) < 2:
+        return midi
+    width = max(3, int(round(reference_s / hop_s)) | 1)
+    run_of = np.repeat(np.arange(len(runs)), runs[:, 1] - runs[:, 0])
+    frames = np.concatenate([np.arange(a, b) for a, b in runs])
+    med = np.array([np.median(original[a:b]) for a, b in runs])
+    octaves = np.zeros(len(runs))
+    for _ in range(iterations):
+        # as Melodia, each pass decides from the tracker's runs as they came, against
+        # the reference of the contour the previous pass left: one octave at most
+        ref = running_median(midi, width, at=frames)
+        ref_run = np.bincount(run_of, weights=ref) / np.bincount(run_of)
+        new = np.clip(np.round((med - ref_run) / 12.0), -1, 1)
+        if np.array_equal(new, octaves):
+            break
+        octaves = new
+        midi[frames] = original[frames] - 12.0 * octaves[run_of]
+    return midi
+
+
+def sung_line(midi: np.ndarray, hop_s: float) -> np.ndarray:
+    """A song's sung line from the pitch of its vocal-dominant signal.
+
+    The frames within 13 semitones of the median (:func:`near_median`: drops the bass and
+    far outliers), then octave-error runs folded back (:func:`fold_octave_runs`). What
+    the ``vocals`` stage stores (range, tessitura, note histogram).
+
+    Parameters
+    ----------
+    midi : np.ndarray, shape (n_frames,)
+        MIDI numbers, nan where unvoiced (or not sung).
+    hop_s : float
+        Seconds between frames.
+    """
+    return fold_octave_runs(near_median(midi), hop_s)
 
 
 def sustained_share(

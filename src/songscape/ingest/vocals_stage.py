@@ -10,7 +10,8 @@ For each track (in the worker):
    musicnn-mtt's voice tags mark as sung (the MTT network pass is shared with the
    ``tag:musicnn-mtt`` stage through the track context);
 4. the sung range, comfortable range, tessitura and a note histogram of the active
-   frames within 13 semitones of their median (:mod:`songscape.analysis.voice`);
+   frames within 13 semitones of their median, with the tracker's octave-error runs
+   folded back (:func:`songscape.analysis.voice.sung_line`);
 5. voice-timbre embeddings of the sung parts (``musicnn``, ``mfcc``: see
    :mod:`songscape.models.vocal_timbre`), and those of every registered vocal model
    (``songscape train --source vocals``; kind ``moco:<name>``/``tjae:<name>``) on the
@@ -40,7 +41,7 @@ from songscape.analysis.vocals import (
     vocal_activity,
     voice_tag_probability,
 )
-from songscape.analysis.voice import near_median, voice_range
+from songscape.analysis.voice import sung_line, voice_range
 from songscape.catalog import vocals as vocals_catalog
 from songscape.ingest.model_stages import model_output
 from songscape.ingest.stages import Stage, TrackContext, register_stage_family
@@ -97,7 +98,7 @@ def analyze_song_vocals(
     voiced = np.isfinite(track.midi)
     active = vocal_activity(track.times_s, voiced, patch_times_s, patch_duration_s,
                             voice_tag_probability(taggram, labels))  # fmt: skip
-    sung = near_median(np.where(active, track.midi, np.nan))  # drops bass and octave errors
+    sung = sung_line(np.where(active, track.midi, np.nan), PITCH_HOP_S)  # no bass, no octave errors
     sung_s = float(np.isfinite(sung).sum() * PITCH_HOP_S)
     values: dict = {"tracker": tracker, "voiced_s": sung_s,
                     "vocal_share": float(active.mean()) if len(active) else 0.0}  # fmt: skip
@@ -121,7 +122,8 @@ class VocalsStage(Stage):
 
     #: 2: the sung regions are recorded. 3: the vocal-dominant signal is Spleeter's vocal
     #: stem (was REPET-SIM, whose melody flipped octaves under a pitch shift: docs/sing.md).
-    version = 3
+    #: 4: the tracker's octave-error runs are folded back (analysis.voice.fold_octave_runs).
+    version = 4
 
     def __init__(self, tracker: str = DEFAULT_PITCH_TRACKER):
         if tracker not in PITCH_TRACKERS:
