@@ -6,10 +6,11 @@
  * selects the song and plays it in the page's player from that window's start (the
  * identified song: from where the clip sits).
  *
- * Self-contained: a panel added after the song panel, its own style block, no globals but
- * window.songscapeIdentify (for tests and the console). It uses window.songscape (app.js:
- * selectId, play, duration) when present. Library text goes into the DOM through
- * textContent only. Clips stay in memory and are sent once; nothing is stored.
+ * Self-contained but for dom.js (make): a panel added after the song panel, its own style
+ * block, no globals but window.songscapeIdentify (for tests and the console). It uses
+ * window.songscape (app.js: selectId, play, duration) when present. Library text goes
+ * into the DOM through textContent only. Clips stay in memory and are sent once; nothing
+ * is stored.
  */
 "use strict";
 
@@ -19,16 +20,7 @@
   const MAX_BYTES = 32 * 1024 * 1024; // the server's limit (MAX_CLIP_BYTES)
   const I = { recorder: null, chunks: [], timer: null, answer: null, seq: 0 };
 
-  function make(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v);
-    }
-    node.append(...children);
-    return node;
-  }
+  const { make } = window.songscapeDom;  // dom.js
   const $ = (id) => document.getElementById(id);
   const clock = (s) => {
     if (!Number.isFinite(s)) return "–";

@@ -4,11 +4,11 @@
  * and transitions (beat-matched or faded; hover: tempo ratio, key relation, cost; click
  * or arrow keys: seek), its tracklist (savable as a playlist) and download links.
  *
- * Self-contained: a panel added after the queue's, its own style block, no globals but
- * window.songscapeMix (for tests and the console). It reads the page's state through
- * window.songscape (selection) and window.songscapeListen (queue, path) and uses
- * songscapeListen.mountListSave for "Save as playlist…". Library text goes into the DOM
- * through textContent only.
+ * Self-contained but for dom.js (make): a panel added after the queue's, its own style
+ * block, no globals but window.songscapeMix (for tests and the console). It reads the
+ * page's state through window.songscape (selection) and window.songscapeListen (queue,
+ * path) and uses songscapeListen.mountListSave for "Save as playlist…". Library text goes
+ * into the DOM through textContent only.
  */
 "use strict";
 
@@ -17,16 +17,7 @@
   const MAX_TRACKS = 100;
   const M = { job: null, poll: null, duration: 0 };
 
-  function make(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === "text") node.textContent = v;
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v);
-    }
-    node.append(...children);
-    return node;
-  }
+  const { make } = window.songscapeDom;  // dom.js
   const $ = (id) => document.getElementById(id);
   const listen = () => window.songscapeListen || { state: { queue: [], path: [] } };
   const clock = (s) => {
