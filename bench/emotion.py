@@ -94,6 +94,11 @@ def zero_shot_rows(X: np.ndarray, grams: list[np.ndarray]) -> list:
     return [zero_shot_estimate(features_of(X[i], grams[i])) for i in range(len(X))]
 
 
+def tag_arousal(estimates: list) -> np.ndarray:
+    """Zero-shot arousal from the tags alone (the GEMS mapping, without the cue)."""
+    return np.array([gems_to_va(np.array([e.gems[g] for g in GEMS]))[1] for e in estimates])
+
+
 # ---- 4Q ---------------------------------------------------------------------------------
 
 VARIANTS_4Q = {
@@ -136,6 +141,12 @@ def bench_4q(folds: int, gems_head) -> dict:
     rows["zero-shot tag mapping (no training)"] = {
         "valence_auc": roc_auc_with_interval(yv, v), "arousal_auc": roc_auc_with_interval(ya, a),
         "quadrant": quadrant_scores(v, a, truth_q)}  # fmt: skip
+    # The same without the loudness/onset-rate arousal cue: the tags alone, as before it.
+    a_tags = tag_arousal(zs)
+    rows["zero-shot, tags alone (no loudness/onset cue)"] = {
+        "valence_auc": roc_auc_with_interval(yv, v),
+        "arousal_auc": roc_auc_with_interval(ya, a_tags),
+        "quadrant": quadrant_scores(v, a_tags, truth_q)}  # fmt: skip
     if gems_head is not None:
         est = [estimate_emotion(features_of(X[i], grams[i]), [gems_head]) for i in range(len(X))]
         v = np.array([e.valence for e in est])
@@ -195,6 +206,14 @@ def bench_emotify(folds: int) -> tuple[dict, object]:
     zs = zero_shot_rows(X, grams)
     rows["zero-shot tag mapping (no training)"] = gems_figures(
         truth, np.array([[e.gems[g] for g in GEMS] for e in zs]))  # fmt: skip
+    # Arousal as the zero-shot estimate gives it (with the loudness/onset-rate cue) and
+    # from the tags alone; truth through the same GEMS mapping as above.
+    true_arousal = gems_to_va(truth)[:, 1]
+    rows["zero-shot tag mapping (no training)"]["estimate_arousal_spearman"] = {
+        "with loudness/onset cue": spearman_with_interval(true_arousal,
+                                                          np.array([e.arousal for e in zs])),
+        "tags alone": spearman_with_interval(true_arousal, tag_arousal(zs)),
+    }  # fmt: skip
     head = fit_head("emotify-gems", X, labels, seed=0)
     return {"n": len(labels), "folds": folds, "grouping": labels.group_source,
             "n_groups": int(len(np.unique(labels.groups))), "seconds_per_excerpt":
@@ -263,7 +282,7 @@ def bench_metamorphic(n: int, heads: list) -> dict:
     labels = read_emotion_labels(DATA / "emotion4q_third" / "labels.csv")
     picks = np.random.default_rng(0).choice(len(labels), size=min(n, len(labels)),
                                             replace=False)  # fmt: skip
-    changes = {"fused head": [], "zero-shot": []}
+    changes = {"fused head": [], "zero-shot": [], "zero-shot, tags alone": []}
     per_clip = []
     for i in picks:
         y, _ = load_audio(labels.paths[int(i)], sr=ANALYSIS_SAMPLE_RATE)
@@ -273,7 +292,9 @@ def bench_metamorphic(n: int, heads: list) -> dict:
         if heads:
             changes["fused head"].append(estimate_emotion(b, heads).arousal
                                          - estimate_emotion(a, heads).arousal)  # fmt: skip
-        changes["zero-shot"].append(zero_shot_estimate(b).arousal - zero_shot_estimate(a).arousal)
+        za, zb = zero_shot_estimate(a), zero_shot_estimate(b)
+        changes["zero-shot"].append(zb.arousal - za.arousal)
+        changes["zero-shot, tags alone"].append(float(np.diff(tag_arousal([za, zb]))[0]))
         per_clip.append(
             {
                 "clip": labels.paths[int(i)].stem,

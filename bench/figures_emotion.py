@@ -59,6 +59,12 @@ def emotion_emotify(results: Callable[[str], Any], table: Callable, source: Call
         + ", ".join(f"{g.replace('_', ' ')} {_ci(ci[g])}" for g in GEMS)
         + ". Valence/arousal truth is the listeners' shares through the GEMS mapping."
     )
+    zero = r["rows"].get("zero-shot tag mapping (no training)", {}).get("estimate_arousal_spearman")
+    if zero:
+        text += (" The zero-shot row's arousal ρ is its GEMS scores' through the mapping; the "
+                 "arousal the zero-shot estimate reports (with its loudness/onset-rate cue) has ρ "
+                 + ", ".join(f"{v['rho']:.2f} {_ci(v['ci95'])} ({k})" for k, v in zero.items())
+                 + ".")  # fmt: skip
     return table(head, rows) + "\n\n" + text + "\n\n" + source("emotion")
 
 
@@ -102,7 +108,7 @@ def emotion_checks(results: Callable[[str], Any], table: Callable, source: Calla
     rows = []
     m = r.get("metamorphic")
     if m:
-        for name in ("fused head", "zero-shot"):
+        for name in ("fused head", "zero-shot", "zero-shot, tags alone"):
             if name in m:
                 x = m[name]
                 extra = ""

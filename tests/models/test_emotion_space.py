@@ -7,12 +7,15 @@ import pytest
 
 from songscape.models.emotion_space import (
     GEMS,
+    ZERO_SHOT_CUE_WEIGHT,
     ZERO_SHOT_TAGS,
+    descriptor_arousal,
     gems_points,
     gems_to_va,
     quadrant,
     top_emotions,
     va_to_gems,
+    zero_shot_arousal,
     zero_shot_gems,
 )
 from songscape.models.registry import get_spec
@@ -67,3 +70,29 @@ def test_zero_shot_table_uses_only_musicnn_msd_tags_and_follows_them():
     assert zero_shot_gems(np.stack([p, q]), labels).shape == (2, 9)
     with pytest.raises(ValueError, match="probabilities"):
         zero_shot_gems(p[:10], labels)
+
+
+def test_descriptor_arousal_rises_with_level_and_event_rate_and_is_zero_at_the_reference():
+    assert descriptor_arousal(-14.0, 4.0) == pytest.approx(0.0)
+    # One doubling of perceived loudness (+10 dB) and one of the onset rate: tanh(1).
+    assert descriptor_arousal(-4.0, 8.0) == pytest.approx(np.tanh(1.0))
+    levels = descriptor_arousal(np.array([-30.0, -20.0, -14.0, -8.0]), 4.0)
+    assert np.all(np.diff(levels) > 0) and np.all(np.abs(levels) < 1)
+    rates = descriptor_arousal(-14.0, np.array([1.0, 2.0, 4.0, 8.0]))
+    assert np.all(np.diff(rates) > 0)
+    # Quieter and slower (a track slowed to 80 % and 12 dB down) is always lower.
+    assert descriptor_arousal(-26.0, 3.2) < descriptor_arousal(-14.0, 4.0)
+
+
+def test_descriptor_arousal_uses_what_is_known():
+    assert descriptor_arousal(np.nan, 8.0) == pytest.approx(np.tanh(1.0))
+    assert descriptor_arousal(-4.0, np.nan) == pytest.approx(np.tanh(1.0))
+    assert descriptor_arousal(-4.0, 0.0) == pytest.approx(np.tanh(1.0))  # no onsets: unknown
+    assert np.isnan(descriptor_arousal(np.nan, np.nan))
+
+
+def test_zero_shot_arousal_blends_the_cue_or_keeps_the_tags():
+    w = ZERO_SHOT_CUE_WEIGHT
+    assert zero_shot_arousal(0.4, -4.0, 8.0) == pytest.approx((1 - w) * 0.4 + w * np.tanh(1.0))
+    assert zero_shot_arousal(0.4, np.nan, np.nan) == pytest.approx(0.4)
+    assert -1 <= zero_shot_arousal(1.0, 10.0, 64.0) <= 1

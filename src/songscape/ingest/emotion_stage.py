@@ -48,7 +48,7 @@ from songscape.models.emotion_fusion import (
 from songscape.models.emotion_space import top_emotions
 
 #: Bump when the stage's computation changes.
-STAGE_REVISION = 1
+STAGE_REVISION = 2  # 2: zero-shot arousal blends in a loudness/onset-rate cue
 DESCRIPTORS_KEY = ("stage", "descriptors")
 
 _HEADS: tuple[float, list[EmotionHead]] | None = None

@@ -23,7 +23,8 @@ its late-fusion weight.
 
 Without a head, :func:`zero_shot_estimate` maps musicnn-msd's mood and genre tags to GEMS
 by the fixed table of :mod:`songscape.models.emotion_space`, and GEMS to valence/arousal
-by its documented mapping.
+by its documented mapping; arousal is then blended with a loudness and onset-rate cue
+(:func:`~songscape.models.emotion_space.zero_shot_arousal`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from songscape.models.emotion_space import (
     ZERO_SHOT_MODEL,
     gems_to_va,
     top_emotions,
+    zero_shot_arousal,
     zero_shot_gems,
 )
 
@@ -407,9 +409,12 @@ def _shift_curve(curve: np.ndarray, target: float) -> np.ndarray:
 
 
 def zero_shot_estimate(features: AudioEmotionFeatures) -> EmotionEstimate:
-    """GEMS from musicnn-msd's tags (fixed table), valence/arousal by the mapping."""
+    """GEMS from musicnn-msd's tags (fixed table), valence/arousal by the mapping; arousal
+    blended with the descriptors' loudness and onset-rate cue."""
     gems = zero_shot_gems(features.tags, features.tag_labels)
     va = gems_to_va(gems)
+    loudness_lufs, onset_rate_hz = features.descriptors[1], features.descriptors[5]
+    va[1] = float(zero_shot_arousal(va[1], loudness_lufs, onset_rate_hz))
     patch_va = gems_to_va(zero_shot_gems(features.taggram, features.tag_labels))
     curve = np.stack([_shift_curve(patch_va[:, 0], va[0]), _shift_curve(patch_va[:, 1], va[1])],
                      axis=1) if len(patch_va) else np.zeros((0, 2))  # fmt: skip
@@ -438,7 +443,9 @@ def head_estimate(features: AudioEmotionFeatures, heads: Sequence[EmotionHead]) 
             m = gems_head.audio[g]
             gems[g] = float(np.clip(m.predict(block_matrix(blocks, m.blocks)), 0.0, 1.0))
         used.append(gems_head.name)
-    va_mapped = gems_to_va(np.array([gems[g] for g in GEMS]))
+    # Without a GEMS head, what no head predicts is the zero-shot value (with its cue).
+    va_mapped = (gems_to_va(np.array([gems[g] for g in GEMS])) if gems_head is not None
+                 else np.array([base.valence, base.arousal]))  # fmt: skip
     values, curves = {}, {}
     for j, target in enumerate(("valence", "arousal")):
         head = next((h for h in heads if target in h.audio), None)
