@@ -932,9 +932,17 @@ def sing_retrieval_table(ret: dict, jam: dict | None) -> str:
     return text  # fmt: skip
 
 
+#: Names of the trained vocal encoders of bench/sing_retrieval.py's VARIANTS.
+ENCODER_NAMES = {
+    "timbre": "MoCo timbre (trained: pitch shift negative, stretch positive)",
+    "timbre-expression": "MoCo timbre and expression (trained: both negative)",
+    "mood": "TJAE mood (trained)", "timbre-mix": "MoCo timbre on the mix (trained)",
+}  # fmt: skip
+
+
 def sing_stretch_table(st: dict) -> str:
     """Time-stretch invariance of each vocal embedding (bench/sing_stretch.py)."""
-    rows = [[kind, f"{v['raw_min']:.3f}", f"{v['raw_share_ge_0.9']:.0%}",
+    rows = [[ENCODER_NAMES.get(kind, kind), f"{v['raw_min']:.3f}", f"{v['raw_share_ge_0.9']:.0%}",
              f"{v['centred_min']:.2f} / {v['centred_median']:.2f}",
              f"{v['other_songs_raw_median']:.2f} / {v['other_songs_centred_median']:.2f}",
              f"{v['closer_than_other_songs']:.0%}"]
