@@ -5,7 +5,8 @@ It runs on what the track's other stages already computed in this worker (the
 its ``embed``/``tag`` stages), musicnn-mtt's pass when a head reads its features (shared
 with its ``tag`` stage, which ingest runs by default) and the descriptors. The installed
 emotion heads (:func:`songscape.models.emotion.installed_heads`: ``songscape train --task
-emotion``) make the estimate; without one, the zero-shot mapping of musicnn's tags does
+emotion``) make the estimate; without one, the zero-shot mapping of musicnn's tags does,
+its arousal blended with the descriptors' loudness and onset-rate cue
 (:mod:`songscape.models.emotion`). The lyrics (the file's tags, else a sidecar
 ``.lrc``/``.txt``; lyrics imported with ``songscape lyrics import`` take precedence in
 the writer) are fused in by :mod:`songscape.models.emotion_fusion`.
