@@ -32,6 +32,7 @@ import figures_emotion as emotion_figures  # noqa: E402  (issue 19)
 import figures_mix as mix_figures  # noqa: E402  (issue 13)
 import figures_reliability as reliability_figures  # noqa: E402  (issue 16)
 import figures_segments as segments_figures  # noqa: E402  (issue 20)
+import figures_sing as sing_figures  # noqa: E402  (issue 14)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -932,17 +933,10 @@ def sing_retrieval_table(ret: dict, jam: dict | None) -> str:
     return text  # fmt: skip
 
 
-#: Names of the trained vocal encoders of bench/sing_retrieval.py's VARIANTS.
-ENCODER_NAMES = {
-    "timbre": "MoCo timbre (trained: pitch shift negative, stretch positive)",
-    "timbre-expression": "MoCo timbre and expression (trained: both negative)",
-    "mood": "TJAE mood (trained)", "timbre-mix": "MoCo timbre on the mix (trained)",
-}  # fmt: skip
-
-
 def sing_stretch_table(st: dict) -> str:
     """Time-stretch invariance of each vocal embedding (bench/sing_stretch.py)."""
-    rows = [[ENCODER_NAMES.get(kind, kind), f"{v['raw_min']:.3f}", f"{v['raw_share_ge_0.9']:.0%}",
+    rows = [[sing_figures.ENCODERS.get(kind, kind), f"{v['raw_min']:.3f}",
+             f"{v['raw_share_ge_0.9']:.0%}",
              f"{v['centred_min']:.2f} / {v['centred_median']:.2f}",
              f"{v['other_songs_raw_median']:.2f} / {v['other_songs_centred_median']:.2f}",
              f"{v['closer_than_other_songs']:.0%}"]
@@ -1079,6 +1073,8 @@ TABLES: dict[str, Callable[[], str]] = {
     "scale-capacity": scale_capacity,
     "sing-pitch": sing_pitch,  # issue 14
     "sing-retrieval": sing_retrieval,  # issue 14
+    **{f"sing-{k}": (lambda f=f: f(results, table, source))  # issue 14
+       for k, f in sing_figures.RENDERERS.items()},
     **{f"mix-{k}": (lambda f=f: f(results, table, source))  # issue 13
        for k, f in mix_figures.RENDERERS.items()},
     **{f"emotion-{k}": (lambda f=f: f(results, table, source))  # issue 19

@@ -1,0 +1,46 @@
+"""Renderers of the sing figure blocks kept out of bench/figures.py (issue 14)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+#: The trained vocal encoders of bench/sing_retrieval.py's VARIANTS, by retrieval kind.
+ENCODERS = {
+    "timbre": "MoCo timbre (pitch shift −, stretch +)",
+    "timbre-expression": "MoCo timbre and expression (both −)",
+    "mood": "TJAE mood", "timbre-mix": "MoCo timbre on the mix",
+}  # fmt: skip
+
+
+def sing_training_length(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
+    """The trained encoders after 5 and after 20 epochs: retrieval and stretch invariance."""
+    short, long = results("sing"), results("sing_20_epochs")
+    epochs = [next(iter(r["singer_retrieval"]["encoders"].values()))["epochs"]
+              for r in (short, long)]  # fmt: skip
+    rows = []
+    for kind in ("mfcc", "musicnn", *ENCODERS, "fusion (baselines)", "fusion"):
+        key = kind if kind in ("mfcc", "musicnn") or kind.startswith("fusion") else next(
+            (k for k in short["singer_retrieval"]["summary"] if k.endswith(f"-{kind}")), kind)
+        cells = [ENCODERS.get(kind, kind)]
+        for r in (short, long):
+            top = r["singer_retrieval"]["summary"].get(key)
+            cells.append("–" if top is None else f"{top['top1']:.3f} / {top['top3']:.3f}")
+        for r in (short, long):
+            st = r.get("encoder_stretch", {}).get("summary", {}).get(kind)
+            cells.append("–" if st is None else
+                         f"{st['raw_min']:.3f}, {st['closer_than_other_songs']:.0%}")  # fmt: skip
+        rows.append(cells)
+    a, b = epochs
+    head = ["embedding", f"mir1k top-1 / top-3, {a} epochs", f"{b} epochs",
+            f"stretch: raw cosine lowest, nearest its own line ({a} epochs)",
+            f"({b} epochs)"]  # fmt: skip
+    text = (f"The same clips, seeds and settings but the encoders' training length ({a} against "
+            f"{b} epochs); baselines are untrained and repeat. Stretch: as the table above "
+            "(the share of stretched lines nearer their own original than any other song's, "
+            "mean removed).")  # fmt: skip
+    return table(head, rows) + "\n\n" + text + "\n\n" + source("sing", "sing_20_epochs")
+
+
+#: Block name suffix -> renderer(results, table, source).
+RENDERERS = {"training-length": sing_training_length}
