@@ -15,7 +15,8 @@ ENCODERS = {
 
 def sing_training_length(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
     """The trained encoders after 5 and after 20 epochs: retrieval and stretch invariance."""
-    short, long = results("sing"), results("sing_20_epochs")
+    short = results("sing")
+    long = short["training_20_epochs"]
     epochs = [next(iter(r["singer_retrieval"]["encoders"].values()))["epochs"]
               for r in (short, long)]  # fmt: skip
     rows = []
@@ -39,7 +40,7 @@ def sing_training_length(results: Callable[[str], Any], table: Callable, source:
             f"{b} epochs); baselines are untrained and repeat. Stretch: as the table above "
             "(the share of stretched lines nearer their own original than any other song's, "
             "mean removed).")  # fmt: skip
-    return table(head, rows) + "\n\n" + text + "\n\n" + source("sing", "sing_20_epochs")
+    return table(head, rows) + "\n\n" + text + "\n\n" + source("sing")
 
 
 #: Block name suffix -> renderer(results, table, source).

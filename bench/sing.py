@@ -39,6 +39,10 @@ Writes ``bench/results/sing.json``. Parts (each a key of ``results``):
     ``--jamendo-songs`` songs, for the baselines and the vocal encoders the ``retrieval``
     part trained in the same ``--work`` (run it first, or in the same call): raw and
     mean-removed cosines against another song's (``bench/sing_stretch.py``).
+``training_20_epochs``
+    ``singer_retrieval`` and ``encoder_stretch`` again with ``--epochs 20`` (a variant
+    run merged with ``--merge ... --nest-as training_20_epochs``): the encoders'
+    training length.
 ``voice_metamorphic``
     The singer's side of the metamorphic check: 30 s of each mir1k singer's isolated
     voice pitch-shifted by ±2, ±4 semitones, measured as ``sing`` measures a recording
@@ -316,13 +320,20 @@ def speed(library_size: int, repeats: int = 3) -> dict:
     return out
 
 
-def merge(files: list[str], out: str | None) -> int:
-    """One result file from the files of several ``--only`` runs (run side by side)."""
+def merge(files: list[str], out: str | None, nest_as: str | None = None) -> int:
+    """One result file from the files of several ``--only`` runs (run side by side).
+
+    ``nest_as``: the last file's results go under that key instead (a variant of parts
+    already in the result, e.g. ``training_20_epochs`` for a run with ``--epochs 20``).
+    """
     import json
 
     results, runs = {}, []
-    for name in files:
+    for i, name in enumerate(files):
         data = json.loads(Path(name).read_text())
+        if nest_as and i == len(files) - 1:
+            data["results"] = {nest_as: {k: v for k, v in data["results"].items()
+                                         if k != "not_measured"}}  # fmt: skip
         results.update(data["results"])
         parts = set(data["results"]) - {"not_measured"}
         for run in runs:  # parts measured again replace the earlier measurement
@@ -371,9 +382,11 @@ def main() -> int:
     p.add_argument("--only", nargs="*", choices=parts, help="run only these parts")
     p.add_argument("--merge", nargs="+", metavar="JSON",
                    help="combine result files of --only runs into one (nothing is measured)")
+    p.add_argument("--nest-as", metavar="KEY",
+                   help="with --merge: put the last file's results under KEY (a variant run)")
     args = p.parse_args()
     if args.merge:
-        return merge(args.merge, args.out)
+        return merge(args.merge, args.out, args.nest_as)
     if args.only:
         args.skip = [x for x in parts if x not in args.only]
     if args.quick:
