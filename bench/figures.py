@@ -933,24 +933,6 @@ def sing_retrieval_table(ret: dict, jam: dict | None) -> str:
     return text  # fmt: skip
 
 
-def sing_stretch_table(st: dict) -> str:
-    """Time-stretch invariance of each vocal embedding (bench/sing_stretch.py)."""
-    rows = [[sing_figures.ENCODERS.get(kind, kind), f"{v['raw_min']:.3f}",
-             f"{v['raw_share_ge_0.9']:.0%}",
-             f"{v['centred_min']:.2f} / {v['centred_median']:.2f}",
-             f"{v['other_songs_raw_median']:.2f} / {v['other_songs_centred_median']:.2f}",
-             f"{v['closer_than_other_songs']:.0%}"]
-            for kind, v in st["summary"].items()]  # fmt: skip
-    head = ["embedding", "raw cosine, lowest", "raw ≥ 0.9", "centred cosine, lowest / median",
-            "another song's line: raw / centred (median)", "closer to its own line than to "
-            "any other song's"]  # fmt: skip
-    return (f"Time stretch {' and '.join(str(x) for x in st['rates'])} of the first "
-            f"{st['segment_s']:.0f} s of sung lines of {st['n_songs']} Jamendo songs, each "
-            "embedding's cosine with the unstretched line (centred: the mean vector of the "
-            "original lines removed first; trained encoders: those of the retrieval run above):"
-            "\n\n" + table(head, rows))  # fmt: skip
-
-
 def sing_retrieval() -> str:
     """Singer retrieval on mir1k_half, metamorphic checks and speed (issue 14)."""
     if not (RESULTS_DIR / "sing.json").is_file():
@@ -983,7 +965,7 @@ def sing_retrieval() -> str:
                 + ".")  # fmt: skip
     st = r.get("encoder_stretch")
     if st:
-        parts.append(sing_stretch_table(st))
+        parts.append(sing_figures.stretch_table(st, table))
     sp = r.get("speed")
     if sp and "recordings" in sp:
         for name, rec in sp["recordings"].items():

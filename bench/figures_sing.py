@@ -13,6 +13,24 @@ ENCODERS = {
 }  # fmt: skip
 
 
+def stretch_table(st: dict, table: Callable) -> str:
+    """Time-stretch invariance of each vocal embedding (bench/sing_stretch.py)."""
+    rows = [[ENCODERS.get(kind, kind), f"{v['raw_min']:.3f}",
+             f"{v['raw_share_ge_0.9']:.0%}",
+             f"{v['centred_min']:.2f} / {v['centred_median']:.2f}",
+             f"{v['other_songs_raw_median']:.2f} / {v['other_songs_centred_median']:.2f}",
+             f"{v['closer_than_other_songs']:.0%}"]
+            for kind, v in st["summary"].items()]  # fmt: skip
+    head = ["embedding", "raw cosine, lowest", "raw ≥ 0.9", "centred cosine, lowest / median",
+            "another song's line: raw / centred (median)", "closer to its own line than to "
+            "any other song's"]  # fmt: skip
+    return (f"Time stretch {' and '.join(str(x) for x in st['rates'])} of the first "
+            f"{st['segment_s']:.0f} s of sung lines of {st['n_songs']} Jamendo songs, each "
+            "embedding's cosine with the unstretched line (centred: the mean vector of the "
+            "original lines removed first; trained encoders: those of the retrieval run above):"
+            "\n\n" + table(head, rows))  # fmt: skip
+
+
 def sing_training_length(results: Callable[[str], Any], table: Callable, source: Callable) -> str:
     """The trained encoders after 5 and after 20 epochs: retrieval and stretch invariance."""
     short = results("sing")

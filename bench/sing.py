@@ -66,7 +66,6 @@ Usage: ``python bench/sing.py [--quick] [--out PATH]``.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import tempfile
@@ -81,7 +80,13 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from record import machine, write_results  # noqa: E402
-from sing_checks import joined_voice, singing_files, speech_check, voice_metamorphic  # noqa: E402
+from sing_checks import (  # noqa: E402
+    joined_voice,
+    singing_files,
+    speech_check,
+    sung_segment,
+    voice_metamorphic,
+)
 from sing_retrieval import VARIANTS, jamendo_retrieval, mir1k_retrieval  # noqa: E402
 from sing_stretch import cosine, encoder_stretch  # noqa: E402
 from songscape.analysis.voice import sung_line, voice_range  # noqa: E402
@@ -188,26 +193,11 @@ def mir1k_pitch(trackers, per_singer: int, full_limit: int, pyin_limit: int) -> 
     return {"summary": summary, "rows": rows}
 
 
-def sung_segment(song: Path, seconds: float) -> np.ndarray:
-    """The first ``seconds`` of sung lines of a Jamendo song (concatenated), mono 22050 Hz."""
-    y, _ = load_audio(song, sr=SR, mono=True)
-    lines = DATA / "jamendolyrics_subset10" / "annotations" / "lines" / f"{song.stem}.csv"
-    parts, total = [], 0.0
-    with open(lines, newline="") as f:
-        for row in csv.DictReader(f):
-            a, b = float(row["start_time"]), float(row["end_time"])
-            parts.append(y[int(a * SR): int(b * SR)])
-            total += b - a
-            if total >= seconds:
-                break
-    return np.concatenate(parts)[: int(seconds * SR)]
-
-
 def metamorphic(n_songs: int, segment_s: float) -> dict:
     songs = sorted((DATA / "jamendolyrics_subset10" / "audio").glob("*.ogg"))[:n_songs]
     shifts, stretches, stretched, originals = [], [], [], {}
     for song in tqdm(songs, desc="metamorphic"):
-        seg = melody_signal(sung_segment(song, segment_s), SR)
+        seg = melody_signal(sung_segment(DATA, song, segment_s), SR)
 
         def measure(y, singer=None):
             # the segment is a song's vocal line: as the vocals stage reads it
@@ -244,8 +234,9 @@ def metamorphic(n_songs: int, segment_s: float) -> dict:
     # mean); removing the mean of the songs' un-stretched vectors (as matching removes the
     # library's mean) makes the check informative: the stretched line against its own
     # original, and against the nearest other song's original.
+    means = {k: np.mean([o[k] for o in originals.values()], axis=0)
+             for k in (stretched[0] if stretched else {})}  # fmt: skip
     for row, emb in zip(stretches, stretched, strict=True):
-        means = {k: np.mean([o[k] for o in originals.values()], axis=0) for k in emb}
         row["cosine_mean_removed"] = {
             k: cosine(v - means[k], originals[row["song"]][k] - means[k]) for k, v in emb.items()}
         row["nearest_other_cosine_mean_removed"] = {

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sing_retrieval import jamendo_lines
 from songscape.analysis.voice import MIN_SUSTAINED_SHARE, voice_range
 from songscape.audio.decode import load_audio
 from songscape.models.pitch import track_pitch
@@ -150,3 +151,16 @@ def voice_metamorphic(data: Path, n_singers: int = 10, seconds: float = 30.0) ->
         },
         "rows": rows,
     }  # fmt: skip
+
+
+def sung_segment(data: Path, song: Path, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of a Jamendo song's annotated sung lines (concatenated), mono
+    at 22050 Hz."""
+    y, _ = load_audio(song, sr=SR, mono=True)
+    parts, total = [], 0.0
+    for a, b in jamendo_lines(data, song):
+        parts.append(y[int(a * SR): int(b * SR)])
+        total += b - a
+        if total >= seconds:
+            break
+    return np.concatenate(parts)[: int(seconds * SR)]

@@ -31,8 +31,7 @@ import librosa
 import numpy as np
 from tqdm import tqdm
 
-from songscape.analysis.vocals import sung_audio
-from songscape.audio.decode import load_audio
+from sing_checks import sung_segment
 from songscape.models import trained
 from songscape.models.spleeter import melody_signal
 from songscape.models.vocal_timbre import (
@@ -46,19 +45,6 @@ HOP_S = 0.02
 RATES = (0.9, 1.1)
 #: Prefix of the encoders the retrieval part trains (``bench-vocal-<variant>``).
 BENCH_PREFIX = "bench-vocal-"
-
-
-def first_sung_seconds(data: Path, song: Path, seconds: float) -> np.ndarray:
-    """The first ``seconds`` of a Jamendo song's annotated sung lines, mono, 22050 Hz."""
-    import csv
-
-    y, _ = load_audio(song, sr=SR, mono=True)
-    path = data / "jamendolyrics_subset10" / "annotations" / "lines" / f"{song.stem}.csv"
-    with open(path, newline="") as f:
-        lines = np.array([[float(r["start_time"]), float(r["end_time"])]
-                          for r in csv.DictReader(f)])  # fmt: skip
-    enough = np.searchsorted(np.cumsum(lines[:, 1] - lines[:, 0]), seconds) + 1
-    return sung_audio(y, SR, lines[:enough])[: int(seconds * SR)]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -88,7 +74,7 @@ def encoder_stretch(data: Path, models_dir: Path, n_songs: int, segment_s: float
     songs = sorted((data / "jamendolyrics_subset10" / "audio").glob("*.ogg"))[:n_songs]
     original, stretched = [], []
     for song in tqdm(songs, desc="stretch"):
-        mix = first_sung_seconds(data, song, segment_s)
+        mix = sung_segment(data, song, segment_s)
         original.append(embeddings(mix, encoders))
         # the whole line stretched (not cropped back to its length: no padded silence)
         stretched.append({rate: embeddings(librosa.effects.time_stretch(mix, rate=rate), encoders)
